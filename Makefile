@@ -1,0 +1,35 @@
+# vision_ssl developer targets. `make demo` and `make test` work from a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Pins for this project's CPU machines (wheels on local disk); `make install CONSTRAINTS=` to use none.
+CONSTRAINTS ?= constraints.txt
+DATA ?= data
+PYTEST_ARGS ?=
+
+.PHONY: install data demo test lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml setup.cfg $(CONSTRAINTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e '.[dev]'
+	touch $@
+
+data: install
+	$(BIN)/python -m vision_ssl.data.fetch --root $(DATA)
+
+demo: install data
+	$(BIN)/python -m vision_ssl.demo --config configs/demo.yaml
+
+test: install data
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check vision_ssl tests benchmarks
+	$(BIN)/ruff format --check vision_ssl tests benchmarks
+	$(BIN)/mypy vision_ssl
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,81 @@
+"""The `vision-ssl` command: LightningCLI over every method and data module.
+
+    vision-ssl fit --config configs/simclr_fashion_mnist.yaml
+    vision-ssl fit --config configs/demo.yaml --trainer.max_epochs 2 --data.batch_size 128
+    vision-ssl test --config configs/demo.yaml --ckpt_path runs/demo/version_0/checkpoints/last.ckpt
+
+`data.num_classes`, `data.image_size` and `data.channels` are linked into the model. Checkpoints (`last` and
+the best on `val/probe_top1`) are configured under `checkpoint.*`; logs go to TensorBoard under `runs/`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+
+from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import TensorBoardLogger
+from jsonargparse import lazy_instance
+
+import vision_ssl.data  # noqa: F401  (registers the data modules for short class names)
+import vision_ssl.methods  # noqa: F401  (registers the methods for short class names)
+
+EXTRA_COMMANDS = {"probe": "vision_ssl.eval.linear_probe.main"}
+TRAINER_DEFAULTS = {"logger": lazy_instance(TensorBoardLogger, save_dir="runs", name="vision_ssl")}
+
+
+class VisionSSLCLI(LightningCLI):
+    """LightningCLI with our links, checkpointing and logging defaults."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
+        parser.set_defaults({"lr_monitor.logging_interval": "step"})
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/probe_top1",
+                "checkpoint.mode": "max",
+                "checkpoint.save_last": True,
+                "checkpoint.filename": "best-epoch{epoch:03d}",
+                "checkpoint.auto_insert_metric_name": False,
+            }
+        )
+        parser.link_arguments("data.init_args.image_size", "model.init_args.image_size")
+        parser.link_arguments("data.init_args.channels", "model.init_args.in_chans")
+        parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+
+
+def build_cli(args: list[str] | None = None, run: bool = True) -> VisionSSLCLI:
+    """Parse `args` (default: sys.argv), build the trainer/model/data and run the subcommand."""
+    warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
+    return VisionSSLCLI(
+        LightningModule,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        trainer_defaults=TRAINER_DEFAULTS,
+        seed_everything_default=0,
+        save_config_kwargs={"overwrite": True},
+        args=args,
+        run=run,
+    )
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of the `vision-ssl` console script; `args` lets tests call it in-process.
+
+    `vision-ssl probe CKPT ...` runs the offline linear probe; everything else goes to LightningCLI.
+    """
+    argv = sys.argv[1:] if args is None else args
+    if argv and argv[0] in EXTRA_COMMANDS:
+        module, _, func = EXTRA_COMMANDS[argv[0]].rpartition(".")
+        getattr(importlib.import_module(module), func)(argv[1:])
+        return
+    build_cli(argv)
+
+
+if __name__ == "__main__":
+    main()

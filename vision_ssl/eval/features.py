@@ -1,0 +1,63 @@
+"""Rebuild a run from its checkpoint and extract frozen features without augmentation."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from vision_ssl.data.base import ImageDataModule
+from vision_ssl.methods.base import SSLMethod
+
+
+def _import(path: str) -> Any:
+    module, _, attr = path.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+def init_kwargs(hparams: Any) -> dict[str, Any]:
+    """Constructor arguments from saved hyper-parameters (drops LightningCLI's private `_class_path` etc.)."""
+    return {k: v for k, v in dict(hparams).items() if not k.startswith("_")}
+
+
+def load_run(ckpt_path: str, **data_overrides: Any) -> tuple[SSLMethod, ImageDataModule]:
+    """The method and data module a `vision-ssl fit` checkpoint was trained with.
+
+    Args:
+        ckpt_path: a checkpoint written by `vision-ssl fit`.
+        **data_overrides: data-module arguments to change (e.g. `root`, `batch_size`, `num_workers`).
+
+    Raises:
+        ValueError: the file is not a vision_ssl checkpoint.
+    """
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    info = ckpt.get("vision_ssl")
+    if not info or "datamodule" not in info:
+        raise ValueError(
+            f"'{ckpt_path}' is not a vision_ssl training checkpoint (no 'vision_ssl' record of the method and "
+            "data module); give a checkpoint written by `vision-ssl fit`"
+        )
+    method_cls = _import(info["method"])
+    model = method_cls(**init_kwargs(ckpt["hyper_parameters"]))
+    model.load_state_dict(ckpt["state_dict"])
+    dm = _import(info["datamodule"])(**{**init_kwargs(info["datamodule_hparams"]), **data_overrides})
+    return model, dm
+
+
+@torch.no_grad()
+def extract_features(
+    backbone: nn.Module, normalize: nn.Module, dataset: Dataset, batch_size: int = 512, device: str | torch.device = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features (N, F) and labels (N,) of every image of `dataset`, backbone in eval mode, in dataset order."""
+    was_training = backbone.training
+    backbone.eval().to(device)
+    normalize.to(device)
+    feats, labels = [], []
+    for images, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        feats.append(backbone(normalize(images.to(device))).float().cpu())
+        labels.append(torch.as_tensor(y))
+    backbone.train(was_training)
+    return torch.cat(feats), torch.cat(labels)

@@ -1,0 +1,5 @@
+"""Self-supervised losses: pure functions (with thin module wrappers) citing their papers."""
+
+from vision_ssl.losses.info_nce import InfoNCELoss, info_nce
+
+__all__ = ["InfoNCELoss", "info_nce"]

@@ -1,0 +1,44 @@
+"""Short names for backbones, methods and data modules. Tests iterate over these tables.
+
+`BACKBONES` maps our own names to constructors taking `in_chans` and keyword options; any timm model name is
+accepted by `create_backbone` as well. `TIMM_BACKBONES` lists the timm models we test the contract on.
+`METHODS` and `DATAMODULES` map short names to import paths (resolved lazily so `import vision_ssl` stays
+cheap); the CLI accepts either the short name's class or a full `class_path`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from torch import nn
+
+from vision_ssl.backbones.tiny import TinyConvNet
+
+BACKBONES: dict[str, Callable[..., nn.Module]] = {
+    "tiny": TinyConvNet,
+}
+
+TIMM_BACKBONES: tuple[str, ...] = ("resnet18", "resnet50", "vit_tiny_patch16_224", "efficientnet_lite0")
+
+METHODS: dict[str, str] = {
+    "simclr": "vision_ssl.methods.simclr.SimCLR",
+}
+
+DATAMODULES: dict[str, str] = {
+    "fashion_mnist": "vision_ssl.data.torchvision_data.FashionMNISTDataModule",
+    "mnist": "vision_ssl.data.torchvision_data.MNISTDataModule",
+    "cifar10": "vision_ssl.data.torchvision_data.CIFAR10DataModule",
+    "cifar100": "vision_ssl.data.torchvision_data.CIFAR100DataModule",
+    "stl10": "vision_ssl.data.torchvision_data.STL10DataModule",
+    "image_folder": "vision_ssl.data.image_folder.ImageFolderDataModule",
+    "fake": "vision_ssl.data.fake.FakeDataModule",
+}
+
+
+def resolve(table: dict[str, str], name: str, kind: str) -> type:
+    """Import the class registered under `name` in `table`; unknown names list the valid ones."""
+    if name not in table:
+        raise ValueError(f"Unknown {kind} '{name}'. Valid {kind} names: {', '.join(sorted(table))}")
+    module, _, attr = table[name].rpartition(".")
+    return getattr(importlib.import_module(module), attr)

@@ -1,0 +1,105 @@
+"""Batched view augmentations run on the accelerator after transfer (kornia).
+
+Every module here takes a uint8 or float batch (B, C, H, W) and returns a normalised float32 batch.
+Random parameters are drawn per sample and per call, so calling a pipeline twice gives two independent
+views. Reproducibility and per-rank independence come from the caller seeding torch's generator
+(`SSLMethod` does, from the run seed, the rank and the step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import kornia.augmentation as K
+import torch
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float32 [0, 1]; float input is returned as float32 unchanged."""
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+
+
+class Normalize(nn.Module):
+    """Deterministic evaluation transform: to float, optional resize to `size`, channel normalisation."""
+
+    def __init__(
+        self,
+        size: int | None = None,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+    ) -> None:
+        super().__init__()
+        self.size = size
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = to_float(x)
+        if self.size is not None and x.shape[-2:] != (self.size, self.size):
+            x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True)
+        return (x - self.mean) / self.std
+
+    def invert(self, x: torch.Tensor) -> torch.Tensor:
+        """Back to [0, 1] for display."""
+        return (x * self.std + self.mean).clamp(0, 1)
+
+
+class SimCLRAugment(nn.Module):
+    """SimCLR's view recipe (Chen et al. 2020, Appendix A): random resized crop, horizontal flip, colour
+    jitter (p=0.8), grayscale (p=0.2), optional Gaussian blur, then normalisation.
+
+    Args:
+        size: output side length.
+        crop_scale: area range of the random resized crop.
+        jitter_strength: s in the paper; brightness/contrast/saturation 0.8 s, hue 0.2 s.
+        jitter_p: probability of colour jitter.
+        grayscale_p: probability of grayscale.
+        blur_p: probability of Gaussian blur (0 disables it; the paper uses 0.5 on ImageNet, none on CIFAR).
+        hflip_p: probability of a horizontal flip.
+        mean: per-channel mean for normalisation.
+        std: per-channel std for normalisation.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        crop_scale: tuple[float, float] = (0.08, 1.0),
+        jitter_strength: float = 0.5,
+        jitter_p: float = 0.8,
+        grayscale_p: float = 0.2,
+        blur_p: float = 0.0,
+        hflip_p: float = 0.5,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+    ) -> None:
+        super().__init__()
+        if size < 1:
+            raise ValueError(f"size must be >= 1, got {size}")
+        if not 0 < crop_scale[0] <= crop_scale[1] <= 1:
+            raise ValueError(f"crop_scale must satisfy 0 < min <= max <= 1, got {crop_scale}")
+        for name, p in (("jitter_p", jitter_p), ("grayscale_p", grayscale_p), ("blur_p", blur_p), ("hflip_p", hflip_p)):
+            if not 0 <= p <= 1:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
+        s = jitter_strength
+        ops: list[nn.Module] = [
+            K.RandomResizedCrop((size, size), scale=crop_scale),
+            K.RandomHorizontalFlip(p=hflip_p),
+            K.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s, p=jitter_p),
+            K.RandomGrayscale(p=grayscale_p),
+        ]
+        if blur_p > 0:
+            kernel = 2 * (size // 20) + 1  # ~10% of the side, odd, as in the paper
+            ops.append(K.RandomGaussianBlur((kernel, kernel), sigma=(0.1, 2.0), p=blur_p))
+        self.augment = K.AugmentationSequential(*ops)
+        self.normalize = Normalize(None, mean, std)
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = to_float(x)
+        if x.shape[1] != 3:
+            raise ValueError(f"SimCLRAugment expects 3-channel images (B, 3, H, W), got shape {tuple(x.shape)}")
+        return self.normalize(self.augment(x))

@@ -1,0 +1,1 @@
+"""Small helpers shared by methods: distributed gathering, schedules, optimizers."""
