@@ -1,0 +1,81 @@
+"""Shared test helpers: real-data modules, a quiet CPU trainer, probe-vs-random comparisons, CLI runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from vision_ssl.data import FashionMNISTDataModule
+from vision_ssl.eval import linear_probe
+from vision_ssl.eval.features import init_kwargs
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_ROOT = str(REPO / "data")
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+
+
+def fashion_mnist(max_train_samples: int = 4096, image_size: int = 28, batch_size: int = 256, **kw: Any) -> FashionMNISTDataModule:
+    """A Fashion-MNIST data module on the files `make data` fetched."""
+    if not os.path.isdir(os.path.join(DATA_ROOT, "FashionMNIST", "raw")):
+        raise FileNotFoundError(f"Fashion-MNIST is missing under {DATA_ROOT}: run `make data`")
+    return FashionMNISTDataModule(
+        root=DATA_ROOT, image_size=image_size, batch_size=batch_size, num_workers=0,
+        max_train_samples=max_train_samples, **kw,
+    )
+
+
+def quiet_trainer(max_epochs: int = 1, **kw: Any) -> L.Trainer:
+    """A CPU trainer without logger, checkpoints or progress bar."""
+    defaults: dict[str, Any] = dict(
+        accelerator="cpu", devices=1, max_epochs=max_epochs, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+    )
+    defaults.update(kw)
+    return L.Trainer(**defaults)
+
+
+def probe_vs_random(model: L.LightningModule, dm: Any, max_epochs: int, probe_epochs: int = 30) -> tuple[float, float]:
+    """Pretrain `model` on `dm`, then linear-probe it and a random-weights twin (same seed, same protocol)."""
+    L.seed_everything(0)
+    random_twin = type(model)(**init_kwargs(model.hparams))
+    random_twin.load_state_dict(model.state_dict())  # the exact weights the run started from
+    quiet_trainer(max_epochs).fit(model, dm)
+    trained = linear_probe(model, dm, lrs=(3e-3,), epochs=probe_epochs)["val_top1"]
+    random = linear_probe(random_twin, dm, lrs=(3e-3,), epochs=probe_epochs)["val_top1"]
+    return trained, random
+
+
+# Extra CLI args that make a config's data small for fast_dev_run, by data-module class name. Image data modules
+# not listed here (CIFAR, STL-10, ImageFolder: no files on test machines) are replaced by FakeDataModule.
+_MNIST_FAST = ["--data.init_args.root", DATA_ROOT, "--data.init_args.num_workers", "0",
+               "--data.init_args.max_train_samples", "256", "--data.init_args.batch_size", "16"]
+FAST_DATA_ARGS: dict[str, list[str]] = {
+    "FashionMNISTDataModule": _MNIST_FAST,
+    "MNISTDataModule": _MNIST_FAST,
+}
+
+
+def cli_args_for(config: Path, tmp_path: Path) -> list[str]:
+    """`fit --config CONFIG` args with fast_dev_run, logs and checkpoints under tmp_path, and small data."""
+    import yaml
+
+    cfg = yaml.safe_load(config.read_text())
+    args = ["fit", "--config", str(config), "--trainer.fast_dev_run", "2", "--trainer.accelerator", "cpu",
+            "--trainer.devices", "1", "--trainer.logger.init_args.save_dir", str(tmp_path),
+            "--checkpoint.dirpath", str(tmp_path / "ckpt")]
+    data = cfg.get("data", {})
+    init = data.get("init_args", {})
+    cls = data.get("class_path", "").rpartition(".")[2]
+    if cls in FAST_DATA_ARGS:
+        return args + FAST_DATA_ARGS[cls]
+    return args + ["--data", "vision_ssl.data.FakeDataModule", "--data.init_args.num_samples", "64",
+                   "--data.init_args.image_size", str(init.get("image_size", 32)),
+                   "--data.init_args.batch_size", str(min(16, init.get("batch_size", 16)))]
+
+
+def set_threads() -> None:
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
