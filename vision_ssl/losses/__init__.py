@@ -1,5 +1,6 @@
 """Self-supervised losses: pure functions (with thin module wrappers) citing their papers."""
 
+from vision_ssl.losses.gaussian_kl import gaussian_kl
 from vision_ssl.losses.info_nce import InfoNCELoss, info_nce
 
-__all__ = ["InfoNCELoss", "info_nce"]
+__all__ = ["InfoNCELoss", "gaussian_kl", "info_nce"]
