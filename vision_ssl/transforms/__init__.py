@@ -3,3 +3,21 @@
 from vision_ssl.transforms.views import IMAGENET_MEAN, IMAGENET_STD, Normalize, SimCLRAugment, to_float
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Normalize", "SimCLRAugment", "to_float"]
+from vision_ssl.transforms.pretext import (  # noqa: E402
+    center_patch_mask,
+    hamming_permutations,
+    make_jigsaw,
+    mask_to_pixels,
+    min_hamming_distance,
+    patchify,
+    permute_tiles,
+    random_patch_mask,
+    rotate_batch,
+    unpatchify,
+    unpermute_tiles,
+)
+
+__all__ += [
+    "center_patch_mask", "hamming_permutations", "make_jigsaw", "mask_to_pixels", "min_hamming_distance", "patchify",
+    "permute_tiles", "random_patch_mask", "rotate_batch", "unpatchify", "unpermute_tiles",
+]
