@@ -23,6 +23,12 @@ TIMM_BACKBONES: tuple[str, ...] = ("resnet18", "resnet50", "vit_tiny_patch16_224
 
 METHODS: dict[str, str] = {
     "simclr": "vision_ssl.methods.simclr.SimCLR",
+    "mocov2": "vision_ssl.methods.mocov2.MoCoV2",
+    "mocov3": "vision_ssl.methods.mocov3.MoCoV3",
+    "byol": "vision_ssl.methods.byol.BYOL",
+    "simsiam": "vision_ssl.methods.simsiam.SimSiam",
+    "barlow_twins": "vision_ssl.methods.barlow_twins.BarlowTwins",
+    "vicreg": "vision_ssl.methods.vicreg.VICReg",
 }
 
 DATAMODULES: dict[str, str] = {

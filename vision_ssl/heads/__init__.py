@@ -3,3 +3,16 @@
 from vision_ssl.heads.mlp import mlp, simclr_projector
 
 __all__ = ["mlp", "simclr_projector"]
+from vision_ssl.heads.presets import (  # noqa: E402
+    barlow_twins_projector,
+    byol_projector,
+    mocov2_projector,
+    mocov3_predictor,
+    mocov3_projector,
+    simsiam_predictor,
+    simsiam_projector,
+    vicreg_expander,
+)
+
+__all__ += ["barlow_twins_projector", "byol_projector", "mocov2_projector", "mocov3_predictor", "mocov3_projector",
+            "simsiam_predictor", "simsiam_projector", "vicreg_expander"]

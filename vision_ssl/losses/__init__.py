@@ -7,3 +7,12 @@ __all__ = ["InfoNCELoss", "gaussian_kl", "info_nce"]
 from vision_ssl.losses.masked_mse import MaskedMSELoss, masked_mse  # noqa: E402
 
 __all__ += ["MaskedMSELoss", "masked_mse"]
+from vision_ssl.losses.barlow_twins import BarlowTwinsLoss, barlow_twins_loss  # noqa: E402
+from vision_ssl.losses.moco_v3 import MoCoV3Loss, moco_v3_loss  # noqa: E402
+from vision_ssl.losses.negative_cosine import NegativeCosineSimilarity, negative_cosine_similarity  # noqa: E402
+from vision_ssl.losses.queue_info_nce import QueueInfoNCELoss, info_nce_with_queue  # noqa: E402
+from vision_ssl.losses.vicreg import VICRegLoss, vicreg_loss, vicreg_terms  # noqa: E402
+
+__all__ += ["BarlowTwinsLoss", "barlow_twins_loss", "MoCoV3Loss", "moco_v3_loss", "NegativeCosineSimilarity",
+            "negative_cosine_similarity", "QueueInfoNCELoss", "info_nce_with_queue", "VICRegLoss", "vicreg_loss",
+            "vicreg_terms"]

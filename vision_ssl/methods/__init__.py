@@ -4,3 +4,11 @@ from vision_ssl.methods.base import SSLMethod
 from vision_ssl.methods.simclr import SimCLR
 
 __all__ = ["SSLMethod", "SimCLR"]
+from vision_ssl.methods.barlow_twins import BarlowTwins  # noqa: E402
+from vision_ssl.methods.byol import BYOL  # noqa: E402
+from vision_ssl.methods.mocov2 import MoCoV2  # noqa: E402
+from vision_ssl.methods.mocov3 import MoCoV3  # noqa: E402
+from vision_ssl.methods.simsiam import SimSiam  # noqa: E402
+from vision_ssl.methods.vicreg import VICReg  # noqa: E402
+
+__all__ += ["BYOL", "BarlowTwins", "MoCoV2", "MoCoV3", "SimSiam", "VICReg"]

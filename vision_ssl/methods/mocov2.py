@@ -1,0 +1,104 @@
+"""MoCo v2 (Chen, Fan, Girshick & He 2020, "Improved Baselines with Momentum Contrastive Learning",
+arXiv:2003.04297), on MoCo (He et al. 2020, arXiv:1911.05722).
+
+A query encoder (backbone + 2-layer MLP head) and a momentum copy of it, the key encoder, which gets no
+gradient and moves by EMA (m = 0.99 here; 0.999 in the paper's 800-epoch ImageNet runs, where a step is a
+much smaller fraction of training). The query of view 1 is contrasted with the key of view 2 (positive) and a
+FIFO queue of keys from earlier batches (negatives), InfoNCE with t = 0.2 (Eq. 1). The queue is a buffer, so
+it is checkpointed and resumes exactly; under DDP the keys of every rank are enqueued, so all ranks hold the
+same queue. MoCo's shuffling BN across GPUs is not implemented: use `--trainer.sync_batchnorm true` on GPUs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import nn
+
+from vision_ssl.heads.presets import mocov2_projector
+from vision_ssl.losses import info_nce_with_queue
+from vision_ssl.methods.base import SSLMethod
+from vision_ssl.utils import distributed
+from vision_ssl.utils.momentum import frozen_copy, update_ema
+
+
+class MoCoV2(SSLMethod):
+    """MoCo v2: query encoder, EMA key encoder, InfoNCE against a queue of negative keys.
+
+    Args:
+        proj_hidden_dim: hidden width of the MLP head (paper: 2048).
+        proj_output_dim: embedding width (paper: 128).
+        queue_size: number of queued negative keys K (paper: 65536). Keep it below the number of training
+            images: a queue longer than an epoch holds stale keys of the very images it contrasts against.
+        temperature: InfoNCE temperature (paper: 0.2).
+        momentum: EMA momentum of the key encoder (paper: 0.999 on ImageNet; 0.99 suits short runs).
+        symmetric: also contrast query 2 with key 1 (not in the paper; 2x the signal per step).
+        **kwargs: `SSLMethod` arguments (backbone, optimizer, ...).
+    """
+
+    num_views = 2
+
+    def __init__(
+        self,
+        proj_hidden_dim: int = 2048,
+        proj_output_dim: int = 128,
+        queue_size: int = 65536,
+        temperature: float = 0.2,
+        momentum: float = 0.99,
+        symmetric: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+        self.projector = mocov2_projector(self.num_features, proj_hidden_dim, proj_output_dim)
+        self.teacher = frozen_copy(nn.Sequential(self.backbone, self.projector))  # the key encoder
+        self.register_buffer("queue", F.normalize(torch.randn(queue_size, proj_output_dim), dim=1))  # (K, D)
+        self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+
+    def on_train_start(self) -> None:
+        try:
+            num_images = len(self.trainer.train_dataloader.dataset)  # type: ignore[union-attr]
+        except (AttributeError, TypeError):
+            return
+        if self.hparams.queue_size > num_images:
+            rank_zero_warn(
+                f"MoCo queue_size={self.hparams.queue_size} exceeds the {num_images} training images: the queue "
+                "will hold stale keys of the same images as negatives. Lower model.init_args.queue_size."
+            )
+
+    @torch.no_grad()
+    def enqueue(self, keys: torch.Tensor) -> None:
+        """Write the keys of the global batch at the queue pointer (FIFO, wrapping around)."""
+        keys = F.normalize(distributed.gather_no_grad(keys.float()), dim=1)[-self.queue.shape[0] :]  # (W B, D)
+        idx = (self.queue_ptr + torch.arange(keys.shape[0], device=keys.device)) % self.queue.shape[0]
+        self.queue[idx] = keys.to(self.queue.dtype)
+        self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % self.queue.shape[0])
+
+    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        x1, x2 = views
+        h1 = self.backbone(x1)  # (B, F)
+        q1 = self.projector(h1)  # (B, D)
+        with torch.no_grad():
+            k2 = self.teacher(x2)  # (B, D): no gradient through the key encoder
+        queue = self.queue.clone()  # enqueueing below must not alter what the backward pass reads
+        loss = info_nce_with_queue(q1, k2, queue, self.hparams.temperature)
+        keys = [k2]
+        if self.hparams.symmetric:
+            q2 = self.projector(self.backbone(x2))
+            with torch.no_grad():
+                k1 = self.teacher(x1)
+            loss = (loss + info_nce_with_queue(q2, k1, queue, self.hparams.temperature)) / 2
+            keys.append(k1)
+        for k in keys:
+            self.enqueue(k)
+        return loss, h1, {}
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        update_ema(self.teacher, nn.Sequential(self.backbone, self.projector), self.hparams.momentum)

@@ -1,0 +1,43 @@
+"""Momentum (EMA) teachers as helpers, not a base class: `frozen_copy` makes the teacher, `update_ema` moves
+it, and `vision_ssl.utils.schedules.cosine_momentum` gives BYOL's / MoCo v3's momentum schedule.
+
+    self.teacher = frozen_copy(nn.Sequential(self.backbone, self.projector))
+    ...
+    def on_train_batch_end(self, *args):
+        update_ema(self.teacher, nn.Sequential(self.backbone, self.projector), momentum)
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+def frozen_copy(module: nn.Module) -> nn.Module:
+    """A deep copy of `module` whose parameters never receive gradients (the optimizer skips them)."""
+    teacher = copy.deepcopy(module)
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
+@torch.no_grad()
+def update_ema(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
+    """teacher <- momentum * teacher + (1 - momentum) * student, parameter by parameter.
+
+    Buffers (BatchNorm running statistics) are not averaged: the teacher keeps its own, updated by its own
+    forward passes, as in the MoCo and BYOL reference code.
+
+    Args:
+        teacher: module built by `frozen_copy(student)` (same parameter order and shapes).
+        student: the online module.
+        momentum: in [0, 1]; 1 freezes the teacher, 0 copies the student.
+    """
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+    t_params, s_params = list(teacher.parameters()), list(student.parameters())
+    if len(t_params) != len(s_params):
+        raise ValueError(f"teacher has {len(t_params)} parameters, student {len(s_params)}: not a copy")
+    torch._foreach_lerp_(t_params, [s.detach() for s in s_params], 1.0 - momentum)
