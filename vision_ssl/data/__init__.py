@@ -1,0 +1,24 @@
+"""LightningDataModules yielding uint8 image batches; augmentation runs on the device."""
+
+from vision_ssl.data.base import ImageDataModule, TensorImageDataset
+from vision_ssl.data.fake import FakeDataModule
+from vision_ssl.data.image_folder import ImageFolderDataModule
+from vision_ssl.data.torchvision_data import (
+    CIFAR10DataModule,
+    CIFAR100DataModule,
+    FashionMNISTDataModule,
+    MNISTDataModule,
+    STL10DataModule,
+)
+
+__all__ = [
+    "CIFAR10DataModule",
+    "CIFAR100DataModule",
+    "FakeDataModule",
+    "FashionMNISTDataModule",
+    "ImageDataModule",
+    "ImageFolderDataModule",
+    "MNISTDataModule",
+    "STL10DataModule",
+    "TensorImageDataset",
+]
