@@ -24,6 +24,11 @@ import vision_ssl.data  # noqa: F401  (registers the data modules for short clas
 import vision_ssl.methods  # noqa: F401  (registers the methods for short class names)
 
 EXTRA_COMMANDS = {"probe": "vision_ssl.eval.linear_probe.main"}
+EXTRA_COMMANDS.update({  # evaluators (issue 6)
+    "knn": "vision_ssl.eval.knn.main",
+    "finetune": "vision_ssl.eval.finetune.main",
+    "report": "vision_ssl.eval.report.main",
+})
 TRAINER_DEFAULTS = {"logger": lazy_instance(TensorBoardLogger, save_dir="runs", name="vision_ssl")}
 
 

@@ -23,6 +23,7 @@ TIMM_BACKBONES: tuple[str, ...] = ("resnet18", "resnet50", "vit_tiny_patch16_224
 
 METHODS: dict[str, str] = {
     "simclr": "vision_ssl.methods.simclr.SimCLR",
+    "supervised": "vision_ssl.methods.supervised.Supervised",
     "mocov2": "vision_ssl.methods.mocov2.MoCoV2",
     "mocov3": "vision_ssl.methods.mocov3.MoCoV3",
     "byol": "vision_ssl.methods.byol.BYOL",

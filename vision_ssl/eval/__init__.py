@@ -1,6 +1,12 @@
-"""Evaluation: feature extraction, offline linear probe (more evaluators build on these)."""
+"""Evaluation: frozen features, linear probe, kNN, fine-tuning, ImageNet baselines, collapse monitors, report."""
 
-from vision_ssl.eval.features import extract_features, load_run
-from vision_ssl.eval.linear_probe import fit_linear, linear_probe
+from vision_ssl.eval.collapse import alignment, collapse_stats, embedding_std, rankme, uniformity
+from vision_ssl.eval.features import extract_features, extract_splits, init_kwargs, load_run, random_twin
+from vision_ssl.eval.knn import knn_predict, knn_top1
+from vision_ssl.eval.linear_probe import fit_linear, linear_probe, probe_features
 
-__all__ = ["extract_features", "fit_linear", "linear_probe", "load_run"]
+__all__ = [
+    "alignment", "collapse_stats", "embedding_std", "extract_features", "extract_splits", "fit_linear",
+    "init_kwargs", "knn_predict", "knn_top1", "linear_probe", "load_run", "probe_features", "random_twin",
+    "rankme", "uniformity",
+]

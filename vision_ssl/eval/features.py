@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from vision_ssl.data.base import ImageDataModule
-from vision_ssl.methods.base import SSLMethod
+
+if TYPE_CHECKING:
+    from vision_ssl.methods.base import SSLMethod
 
 
 def _import(path: str) -> Any:
@@ -61,3 +63,19 @@ def extract_features(
         labels.append(torch.as_tensor(y))
     backbone.train(was_training)
     return torch.cat(feats), torch.cat(labels)
+
+
+def extract_splits(
+    backbone: nn.Module, normalize: nn.Module, dm: ImageDataModule, test: bool = False, device: str | torch.device = "cpu"
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Features and labels of the train and val splits of `dm` (and test with `test`), extracted once."""
+    dm.setup("fit" if not test else None)
+    splits = {"train": dm.train_set, "val": dm.val_set} | ({"test": dm.test_set} if test else {})
+    return {name: extract_features(backbone, normalize, ds, device=device) for name, ds in splits.items()}
+
+
+def random_twin(model: SSLMethod, seed: int = 0) -> SSLMethod:
+    """The same method and architecture as `model`, freshly initialised with `seed` (the random-weights baseline)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return type(model)(**init_kwargs(model.hparams))

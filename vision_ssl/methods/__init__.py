@@ -16,3 +16,6 @@ __all__ += ["BYOL", "BarlowTwins", "MoCoV2", "MoCoV3", "SimSiam", "VICReg"]
 from vision_ssl.methods.next_frame import NextFramePredictor  # noqa: E402
 
 __all__ += ["NextFramePredictor"]
+from vision_ssl.methods.supervised import Supervised  # noqa: E402
+
+__all__ += ["Supervised"]

@@ -7,7 +7,9 @@ It owns what all methods share and nothing method-specific:
 - an online linear probe on detached backbone features, with its own loss and parameter group;
 - the optimizer and LR scheduler injected through LightningCLI (default: AdamW with linear warm-up and cosine
   decay sized from `trainer.estimated_stepping_batches`);
-- logging under stable keys: `train/loss`, `train/probe_top1`, `val/probe_top1`, `test/probe_top1`.
+- logging under stable keys: `train/loss`, `train/probe_top1`, `val/probe_top1`, `test/probe_top1`;
+- validation monitors (`vision_ssl.eval.monitor`): `val/knn_top1`, `val/rankme`, `val/embedding_std`,
+  `val/uniformity`, `val/alignment`, with a warning when the embeddings collapse.
 
 A method subclass builds its heads and loss in `__init__` and implements `ssl_step(views)`, returning its loss,
 the backbone features of the first view (for the probe) and any extra scalars to log.
@@ -28,6 +30,7 @@ from torch import nn
 from torchvision.utils import make_grid
 
 from vision_ssl.backbones import create_backbone
+from vision_ssl.eval.monitor import ValidationMonitor
 from vision_ssl.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalize, SimCLRAugment
 from vision_ssl.utils import distributed
 from vision_ssl.utils.schedules import WarmupCosine
@@ -88,6 +91,7 @@ class SSLMethod(L.LightningModule):
         self.train_top1 = torchmetrics.Accuracy("multiclass", num_classes=num_classes, ignore_index=-1)
         self.val_top1 = self.train_top1.clone()
         self.test_top1 = self.train_top1.clone()
+        self.monitor = ValidationMonitor(num_classes)  # val/knn_top1 and collapse statistics (vision_ssl.eval)
         # Augmentation RNG state: checkpointed, so a resumed run draws the views an unbroken run would.
         self.register_buffer("aug_seed", torch.tensor(-1, dtype=torch.long))
         self.register_buffer("aug_step", torch.tensor(0, dtype=torch.long))
@@ -135,6 +139,7 @@ class SSLMethod(L.LightningModule):
         views, labels = batch
         loss, features, logs = self.ssl_step(views)
         probe_loss = self.probe_loss(features, labels, self.train_top1)
+        self.monitor.add_train(features, labels)
         bs = labels.shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=bs)
         self.log("train/probe_loss", probe_loss, batch_size=bs)
@@ -147,8 +152,14 @@ class SSLMethod(L.LightningModule):
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         images, labels = batch
-        self.probe_loss(self(images), labels, self.val_top1)
+        features = self(images)
+        self.probe_loss(features, labels, self.val_top1)
         self.log("val/probe_top1", self.val_top1, prog_bar=True, batch_size=labels.shape[0], sync_dist=True)
+        self.monitor.add_val(features, labels, self.monitor.augmented_features(self, images, seed=batch_idx))
+
+    def on_validation_epoch_end(self) -> None:
+        for key, value in self.monitor.compute(f"at epoch {self.current_epoch}").items():
+            self.log(f"val/{key}", value, sync_dist=True)
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         images, labels = batch

@@ -1,0 +1,81 @@
+"""Encoder specs shared by the evaluator commands: one string names what to evaluate.
+
+- `PATH.ckpt`: a `vision-ssl fit` checkpoint (any method, including the supervised-from-scratch baseline);
+  its data module comes with it.
+- `random:PATH.ckpt`: the same method and architecture with fresh random weights (seeded), same data.
+- `efficientnet_lite0_package`, `timm:NAME`, `timm:NAME=PATH`: ImageNet-supervised encoders
+  (`vision_ssl.eval.imagenet`); they need the data module of a checkpoint (`data_from`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from vision_ssl.data.base import ImageDataModule
+from vision_ssl.eval.features import load_run, random_twin
+
+
+@dataclass
+class Encoder:
+    """What the evaluators need: a backbone, its input transform, and the facts the report prints."""
+
+    backbone: nn.Module
+    normalize: nn.Module
+    method: str
+    arch: str
+    epochs: str
+    seed: str
+    spec: str
+
+
+def is_checkpoint_spec(spec: str) -> bool:
+    return not (spec.startswith("timm:") or spec == "efficientnet_lite0_package")
+
+
+def _checkpoint_facts(path: str) -> dict[str, Any]:
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    return {"epochs": int(ckpt.get("epoch", -1)) + 1, "seed": int(ckpt["state_dict"].get("aug_seed", torch.tensor(-1)))}
+
+
+def _arch(model: nn.Module) -> str:
+    hp = model.hparams
+    extra = ",".join(f"{k}={v}" for k, v in (hp.get("backbone_kwargs") or {}).items())
+    return hp["backbone"] + (f"({extra})" if extra else "") + ("+cifar_stem" if hp.get("cifar_stem") else "")
+
+
+def load_encoder(
+    spec: str, data_from: str | None = None, image_size: int = 96, seed: int = 0, **data_overrides: Any
+) -> tuple[Encoder, ImageDataModule]:
+    """The encoder named by `spec` and the data module to evaluate it on.
+
+    Args:
+        spec: see the module docstring.
+        data_from: checkpoint whose data module to use (default: the spec's own checkpoint; required for
+            ImageNet encoders).
+        image_size: input side of ImageNet encoders (dataset images are resized to it).
+        seed: seed of the random-weights baseline.
+        **data_overrides: data-module arguments to change (`root`, `batch_size`, ...).
+    """
+    if is_checkpoint_spec(spec):
+        path = spec.removeprefix("random:")
+        model, dm = load_run(path, **data_overrides)
+        if data_from is not None and data_from != path:
+            dm = load_run(data_from, **data_overrides)[1]
+        facts = _checkpoint_facts(path)
+        if spec.startswith("random:"):
+            model = random_twin(model, seed)
+            name, epochs, run_seed = "random weights", "0", str(seed)
+        else:
+            name, epochs, run_seed = type(model).__name__, str(facts["epochs"]), str(facts["seed"])
+        return Encoder(model.backbone, model.normalize, name, _arch(model), epochs, run_seed, spec), dm
+    if data_from is None:
+        raise ValueError(f"'{spec}' is not a checkpoint: give a checkpoint to take the data module from (data_from)")
+    from vision_ssl.eval.imagenet import ImageNetEncoder
+
+    enc = ImageNetEncoder(spec, image_size=image_size)
+    dm = load_run(data_from, **data_overrides)[1]
+    return Encoder(enc.backbone, enc.normalize, "ImageNet supervised", enc.arch, "-", "-", spec), dm

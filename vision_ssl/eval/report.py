@@ -1,0 +1,176 @@
+"""One comparison report: every encoder evaluated with the same protocol on the same data.
+
+For each encoder (checkpoints of any method, `random:CKPT`, ImageNet encoders; see `vision_ssl.eval.encoders`):
+frozen features of train/val/test are extracted once; the linear probe picks lr and weight decay on val and
+reports test top-1 once; kNN (k = 200, T = 0.07) reports test top-1; RankMe is computed on the val features;
+fine-tuning (optional, fixed schedule, a seeded labelled fraction) reports test top-1. Runs that differ only by
+seed are aggregated as mean ± std. Writes `report.md`, `report.csv` (one row per run) and, under `projector/`,
+the embeddings of a validation subset with image thumbnails for TensorBoard's projector
+(`tensorboard --logdir OUT/projector`).
+
+    vision-ssl report runs/simclr/.../last.ckpt runs/supervised/.../last.ckpt random:runs/simclr/.../last.ckpt \\
+        efficientnet_lite0_package --out benchmarks/results/fashion_mnist_report
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vision_ssl.eval.collapse import rankme
+from vision_ssl.eval.encoders import Encoder, is_checkpoint_spec, load_encoder
+from vision_ssl.eval.features import extract_splits
+from vision_ssl.eval.finetune import finetune
+from vision_ssl.eval.knn import knn_top1
+from vision_ssl.eval.linear_probe import probe_features
+
+COLUMNS = ["method", "backbone", "epochs", "seed", "linear_top1", "knn_top1", "finetune_top1", "rankme",
+           "linear_val_top1", "linear_lr", "linear_wd", "knn_val_top1", "finetune_val_top1", "num_features",
+           "seconds", "spec"]
+METRICS = [("linear_top1", "linear top-1"), ("knn_top1", "kNN top-1"), ("finetune_top1", "fine-tune top-1"),
+           ("rankme", "RankMe")]
+
+
+def evaluate(enc: Encoder, dm, args: argparse.Namespace) -> dict[str, Any]:  # noqa: ANN001
+    """All evaluators on one encoder; returns one CSV row."""
+    start = time.perf_counter()
+    feats = extract_splits(enc.backbone, enc.normalize, dm, test=True, device=args.device)
+    lin = probe_features(feats, dm.num_classes, lrs=args.lrs, wds=args.wds, epochs=args.probe_epochs)
+    tr_x, tr_y = feats["train"]
+    row: dict[str, Any] = {
+        "method": enc.method, "backbone": enc.arch, "epochs": enc.epochs, "seed": enc.seed, "spec": enc.spec,
+        "linear_top1": lin["test_top1"], "linear_val_top1": lin["val_top1"], "linear_lr": lin["lr"],
+        "linear_wd": lin["wd"], "knn_top1": knn_top1(tr_x, tr_y, *feats["test"], dm.num_classes, args.k, args.temperature),
+        "knn_val_top1": knn_top1(tr_x, tr_y, *feats["val"], dm.num_classes, args.k, args.temperature),
+        "rankme": rankme(feats["val"][0][: args.rankme_samples]), "num_features": tr_x.shape[1],
+        "finetune_top1": "", "finetune_val_top1": "",
+    }
+    if args.finetune_epochs > 0:
+        ft = finetune(enc.backbone, enc.normalize, dm, args.finetune_epochs, label_fraction=args.finetune_fraction,
+                      test=True, device=args.device, seed=args.seed)
+        row["finetune_top1"], row["finetune_val_top1"] = ft["test_top1"], ft["val_top1"]
+    row["seconds"] = round(time.perf_counter() - start, 1)
+    return row
+
+
+def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows grouped by (method, backbone, epochs): `mean ± std` strings over seeds, with `n`."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["method"], r["backbone"], str(r["epochs"])), []).append(r)
+    out = []
+    for (method, backbone, epochs), rs in groups.items():
+        agg: dict[str, Any] = {"method": method, "backbone": backbone, "epochs": epochs, "n": len(rs),
+                               "seeds": ",".join(str(r["seed"]) for r in rs)}
+        for key, _ in METRICS:
+            vals = [float(r[key]) for r in rs if r[key] != ""]
+            scale, digits = (1, 1) if key == "rankme" else (100, 2)
+            if not vals:
+                agg[key] = "—"
+            elif len(vals) == 1:
+                agg[key] = f"{scale * vals[0]:.{digits}f}"
+            else:
+                agg[key] = f"{scale * statistics.mean(vals):.{digits}f} ± {scale * statistics.stdev(vals):.{digits}f}"
+        out.append(agg)
+    return out
+
+
+def write_markdown(rows: list[dict[str, Any]], path: Path, args: argparse.Namespace, data: str) -> None:
+    ft = (f"{args.finetune_epochs} epochs on a seeded {args.finetune_fraction:.0%} of the train labels"
+          if args.finetune_epochs > 0 else "not run (`--finetune-epochs 0`)")
+    lines = [
+        "# Evaluation report", "",
+        f"Data: {data}. Test-split top-1 in %, mean ± std over seeds where n > 1; RankMe on up to "
+        f"{args.rankme_samples} validation features.", "",
+        f"- linear probe: frozen features, lr in {args.lrs} x weight decay in {args.wds} chosen on val, "
+        f"{args.probe_epochs} epochs", f"- kNN: k = {args.k}, T = {args.temperature}, cosine similarity",
+        f"- fine-tune: {ft}", "",
+        "| method | backbone | epochs | seeds | " + " | ".join(name for _, name in METRICS) + " |",
+        "|---|---|---|---|" + "---|" * len(METRICS),
+    ]
+    for a in aggregate(rows):
+        lines.append(f"| {a['method']} | {a['backbone']} | {a['epochs']} | {a['seeds']} (n={a['n']}) | "
+                     + " | ".join(str(a[k]) for k, _ in METRICS) + " |")
+    lines += ["", "Made by:", "", "```", "vision-ssl report " + shlex.join(sys.argv[1:] if args.argv is None else args.argv),
+              "```", ""]
+    path.write_text("\n".join(lines))
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@torch.no_grad()
+def write_projector(encoders: list[tuple[str, Encoder]], dm, out: Path, n: int, device: str) -> None:  # noqa: ANN001
+    """Embeddings of the first `n` validation images of each encoder, with labels and thumbnails."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    dm.setup("fit")
+    images = torch.stack([dm.val_set[i][0] for i in range(min(n, len(dm.val_set)))])  # (n, C, H, W) uint8
+    labels = [int(dm.val_set[i][1]) for i in range(len(images))]
+    thumbs = images.float().div(255).expand(-1, 3, -1, -1) if images.shape[1] == 1 else images.float().div(255)
+    writer = SummaryWriter(str(out))
+    for tag, enc in encoders:
+        enc.backbone.eval().to(device)
+        z = enc.backbone(enc.normalize.to(device)(images.to(device))).float().cpu()
+        writer.add_embedding(z, metadata=labels, label_img=thumbs, tag=tag.replace("/", "_").replace(" ", "_"))
+    writer.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="vision-ssl report", description=__doc__.splitlines()[0])
+    parser.add_argument("encoders", nargs="+", help="checkpoints, random:CKPT, efficientnet_lite0_package, timm:NAME[=PATH]")
+    parser.add_argument("--out", required=True, help="output folder (report.md, report.csv, projector/)")
+    parser.add_argument("--data-from", default=None, help="checkpoint whose data all encoders use (default: first one)")
+    parser.add_argument("--root", default=None, help="override the data root stored in the checkpoint")
+    parser.add_argument("--max-train-samples", type=int, default=None, help="override the train subset size")
+    parser.add_argument("--probe-epochs", type=int, default=100)
+    parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2])
+    parser.add_argument("--wds", type=float, nargs="+", default=[0.0, 1e-2])
+    parser.add_argument("--k", type=int, default=200)
+    parser.add_argument("--temperature", type=float, default=0.07)
+    parser.add_argument("--finetune-epochs", type=int, default=0, help="0 skips fine-tuning")
+    parser.add_argument("--finetune-fraction", type=float, default=1.0, help="labelled fraction for fine-tuning")
+    parser.add_argument("--image-size", type=int, default=96, help="input side of ImageNet encoders")
+    parser.add_argument("--rankme-samples", type=int, default=4096)
+    parser.add_argument("--projector-samples", type=int, default=500, help="0 skips the projector export")
+    parser.add_argument("--seed", type=int, default=0, help="seed of random baselines and fine-tuning")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+    args.argv = argv
+    data_from = args.data_from or next((s.removeprefix("random:") for s in args.encoders if is_checkpoint_spec(s)), None)
+    if data_from is None:
+        parser.error("give at least one checkpoint, or --data-from CKPT, to define the data")
+    overrides = {k: v for k, v in {"root": args.root, "max_train_samples": args.max_train_samples}.items() if v is not None}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, encoders, dm = [], [], None
+    for spec in args.encoders:
+        enc, dm = load_encoder(spec, data_from, args.image_size, args.seed, **overrides)
+        row = evaluate(enc, dm, args)
+        print(f"{enc.method:>20} {enc.arch:<28} seed {enc.seed}: linear {row['linear_top1']:.4f}  kNN "
+              f"{row['knn_top1']:.4f}  fine-tune {row['finetune_top1'] or '-'}  RankMe {row['rankme']:.1f}  "
+              f"({row['seconds']:.0f}s)", flush=True)
+        rows.append(row)
+        encoders.append((f"{len(encoders)}_{enc.method}_{enc.arch}_seed{enc.seed}", enc))
+    data = f"{type(dm).__name__}({', '.join(f'{k}={v}' for k, v in dict(dm.hparams).items() if not k.startswith('_'))})"
+    write_csv(rows, out / "report.csv")
+    write_markdown(rows, out / "report.md", args, data)
+    if args.projector_samples > 0:
+        write_projector(encoders, dm, out / "projector", args.projector_samples, args.device)
+    print((out / "report.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
