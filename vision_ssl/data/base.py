@@ -6,10 +6,12 @@ channel count; all augmentation happens on the device. Labels of unlabelled imag
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import lightning as L
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 
 def missing_data_error(name: str, folder: str, command: str = "make data") -> FileNotFoundError:
@@ -59,6 +61,28 @@ class TensorImageDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         return fit_channels(self.images[i], self.channels), self.labels[i]
+
+
+class ResumableSampler(Sampler[int]):
+    """Shuffles with a generator seeded by (seed, epoch) and, on a resumed run, skips the samples of the batches
+    the interrupted run already trained on in this epoch, so a resumed run sees exactly the batches an unbroken
+    run would. `skip_batches` is asked at the start of every epoch's iteration.
+    """
+
+    def __init__(self, num_samples: int, batch_size: int, seed: int, skip_batches: Callable[[], int]) -> None:
+        self.num_samples, self.batch_size, self.seed = num_samples, batch_size, seed
+        self.skip_batches, self.epoch = skip_batches, 0
+
+    def set_epoch(self, epoch: int) -> None:  # called by Lightning before each epoch
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self) -> Iterator[int]:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.num_samples, generator=g)
+        return iter(order[self.skip_batches() * self.batch_size :].tolist())
 
 
 class ImageDataModule(L.LightningDataModule):
@@ -126,6 +150,17 @@ class ImageDataModule(L.LightningDataModule):
         if stage in (None, "test") and self.test_set is None:
             self.test_set = self.load_split("test")
 
+    def _batches_done_this_epoch(self) -> int:
+        """Batches of the current epoch already trained on by the run this one resumes (0 when not resuming).
+
+        Lightning restores its loop progress but does not fast-forward data loaders; we do it in the sampler.
+        Under DDP Lightning wraps the sampler in a distributed one, so there a resumed epoch starts afresh.
+        """
+        trainer = self.trainer
+        if trainer is None or not trainer.fit_loop.restarting or trainer.world_size > 1:
+            return 0
+        return int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
+
     def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before asking for data loaders")
@@ -134,10 +169,13 @@ class ImageDataModule(L.LightningDataModule):
                 f"the training split has {len(dataset)} images, fewer than batch_size={self.batch_size}; "
                 "lower data.batch_size or raise data.max_train_samples"
             )
+        sampler = None
+        if train:
+            sampler = ResumableSampler(len(dataset), self.batch_size, self.seed, self._batches_done_this_epoch)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=train,
+            sampler=sampler,
             drop_last=train,  # contrastive losses and BatchNorm want full batches
             num_workers=self.num_workers,
             pin_memory=torch.cuda.is_available(),
