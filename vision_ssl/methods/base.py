@@ -31,6 +31,7 @@ from torchvision.utils import make_grid
 
 from vision_ssl.backbones import create_backbone
 from vision_ssl.eval.monitor import ValidationMonitor
+from vision_ssl.methods.checks import check_batch_size, check_checkpoint_method, check_finite, check_image_size
 from vision_ssl.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalize, SimCLRAugment
 from vision_ssl.utils import distributed
 from vision_ssl.utils.schedules import WarmupCosine
@@ -80,6 +81,7 @@ class SSLMethod(L.LightningModule):
         if warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
         self.backbone = create_backbone(backbone, cifar_stem=cifar_stem, in_chans=in_chans, **(backbone_kwargs or {}))
+        check_image_size(self.backbone, backbone, image_size)
         self.num_features: int = self.backbone.num_features
         self.probe = nn.Linear(self.num_features, num_classes)
         self.normalize = Normalize(None, mean, std)
@@ -112,7 +114,12 @@ class SSLMethod(L.LightningModule):
         raise NotImplementedError
 
     # ----------------------------------------------------------------- data on the device
+    min_batch_size: int = 2  # per process: pairs to contrast and BatchNorm statistics
+
     def on_fit_start(self) -> None:
+        batch_size = getattr(getattr(self.trainer, "datamodule", None), "batch_size", None)
+        if batch_size is not None:
+            check_batch_size(batch_size, self.min_batch_size, type(self).__name__)
         if int(self.aug_seed) < 0:  # fresh run: derive from the seed Lightning set (seed_everything)
             self.aug_seed.fill_(torch.initial_seed() % (2**31))
 
@@ -138,6 +145,7 @@ class SSLMethod(L.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         views, labels = batch
         loss, features, logs = self.ssl_step(views)
+        check_finite(loss, logs, self.global_step)
         probe_loss = self.probe_loss(features, labels, self.train_top1)
         self.monitor.add_train(features, labels)
         bs = labels.shape[0]
@@ -174,6 +182,9 @@ class SSLMethod(L.LightningModule):
         if rows:
             grid = make_grid(torch.cat(rows), nrow=min(n, rows[0].shape[0]))
             self.logger.experiment.add_image("train/views", grid, self.current_epoch)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        check_checkpoint_method(checkpoint, type(self))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Record the classes so `vision_ssl.eval.load_run` can rebuild model and data from the file alone."""
