@@ -11,6 +11,7 @@ the best on `val/probe_top1`) are configured under `checkpoint.*`; logs go to Te
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import warnings
 
@@ -22,14 +23,21 @@ from jsonargparse import lazy_instance
 
 import vision_ssl.data  # noqa: F401  (registers the data modules for short class names)
 import vision_ssl.methods  # noqa: F401  (registers the methods for short class names)
+from vision_ssl.utils.checkpoint import AtomicCheckpointIO
 
-EXTRA_COMMANDS = {"probe": "vision_ssl.eval.linear_probe.main"}
-EXTRA_COMMANDS.update({  # evaluators (issue 6)
+EXTRA_COMMANDS = {
+    "probe": "vision_ssl.eval.linear_probe.main",
     "knn": "vision_ssl.eval.knn.main",
     "finetune": "vision_ssl.eval.finetune.main",
     "report": "vision_ssl.eval.report.main",
-})
-TRAINER_DEFAULTS = {"logger": lazy_instance(TensorBoardLogger, save_dir="runs", name="vision_ssl")}
+    "export": "vision_ssl.export.main",
+}
+# Raised by our own checks with a message naming the bad value and what is allowed.
+USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError)
+TRAINER_DEFAULTS = {
+    "logger": lazy_instance(TensorBoardLogger, save_dir="runs", name="vision_ssl"),
+    "plugins": [AtomicCheckpointIO()],  # a kill during a save never leaves a corrupt last.ckpt
+}
 
 
 class VisionSSLCLI(LightningCLI):
@@ -37,6 +45,16 @@ class VisionSSLCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        # `last.ckpt` every N optimizer steps too, so a killed run loses at most N steps (`--ckpt_path last`).
+        parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
+        parser.set_defaults(
+            {
+                "last_checkpoint.save_top_k": 0,
+                "last_checkpoint.save_last": True,
+                "last_checkpoint.every_n_train_steps": 100,
+            }
+        )
+        parser.link_arguments("checkpoint.dirpath", "last_checkpoint.dirpath")
         parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
         parser.set_defaults({"lr_monitor.logging_interval": "step"})
         parser.set_defaults(
@@ -72,14 +90,21 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> VisionSSLCLI:
 def main(args: list[str] | None = None) -> None:
     """Entry point of the `vision-ssl` console script; `args` lets tests call it in-process.
 
-    `vision-ssl probe CKPT ...` runs the offline linear probe; everything else goes to LightningCLI.
+    Extra commands (`vision-ssl probe CKPT ...`, see EXTRA_COMMANDS) run their own parsers; everything else goes
+    to LightningCLI. User errors (bad values, missing files, a non-finite loss) print one clear line and exit 1
+    without a traceback.
     """
     argv = sys.argv[1:] if args is None else args
-    if argv and argv[0] in EXTRA_COMMANDS:
-        module, _, func = EXTRA_COMMANDS[argv[0]].rpartition(".")
-        getattr(importlib.import_module(module), func)(argv[1:])
-        return
-    build_cli(argv)
+    try:
+        if argv and argv[0] in EXTRA_COMMANDS:
+            module, _, func = EXTRA_COMMANDS[argv[0]].rpartition(".")
+            getattr(importlib.import_module(module), func)(argv[1:])
+        else:
+            build_cli(argv)
+    except USER_ERRORS as err:
+        if os.environ.get("VISION_SSL_TRACEBACK") or args is not None:
+            raise  # in-process callers (tests, notebooks) get the exception itself
+        sys.exit(f"vision-ssl: error: {err}\n(set VISION_SSL_TRACEBACK=1 for the full traceback)")
 
 
 if __name__ == "__main__":

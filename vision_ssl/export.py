@@ -1,0 +1,62 @@
+"""`vision-ssl export CKPT --out backbone.pt`: the pretrained backbone alone, as a plain state_dict.
+
+The file loads with `strict=True` into `timm.create_model(name, num_classes=0)` (a timm backbone trained without
+the CIFAR stem), into `vision_ssl.backbones.create_backbone(name, cifar_stem=True)` (CIFAR stem) or into
+`create_backbone("tiny", width=...)`; the command prints the exact line for the exported checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+import torch
+
+PREFIX = "backbone."
+
+
+def backbone_state_dict(checkpoint: dict[str, Any], path: str = "checkpoint") -> dict[str, torch.Tensor]:
+    """The `backbone.*` tensors of a training checkpoint with the prefix removed."""
+    state = checkpoint.get("state_dict")
+    if not isinstance(state, dict):
+        raise ValueError(f"'{path}' has no 'state_dict': give a checkpoint written by `vision-ssl fit`")
+    out = {k[len(PREFIX) :]: v for k, v in state.items() if k.startswith(PREFIX)}
+    if not out:
+        raise ValueError(f"'{path}' holds no backbone weights (no '{PREFIX}*' keys); this method has no image backbone")
+    return out
+
+
+def loader_line(hparams: dict[str, Any], out: str) -> str:
+    """Python that rebuilds the backbone and loads the exported file."""
+    name, kwargs = hparams.get("backbone", "?"), dict(hparams.get("backbone_kwargs") or {})
+    in_chans = hparams.get("in_chans", 3)
+    if in_chans != 3:
+        kwargs["in_chans"] = in_chans
+    args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
+    if hparams.get("cifar_stem") or name == "tiny":
+        stem = ", cifar_stem=True" if hparams.get("cifar_stem") else ""
+        build = f"from vision_ssl.backbones import create_backbone; m = create_backbone({name!r}{stem}{args})"
+    else:
+        build = f"import timm; m = timm.create_model({name!r}, num_classes=0{args})"
+    return f"{build}; m.load_state_dict(torch.load({out!r}), strict=True)"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="vision-ssl export", description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", help="a checkpoint written by `vision-ssl fit`")
+    parser.add_argument("--out", required=True, help="output file for the backbone state_dict")
+    args = parser.parse_args(argv)
+    if not os.path.isfile(args.checkpoint):
+        raise FileNotFoundError(f"checkpoint '{args.checkpoint}' does not exist")
+    ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    state = backbone_state_dict(ckpt, args.checkpoint)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    torch.save(state, args.out)
+    n = sum(v.numel() for v in state.values())
+    print(f"wrote {len(state)} tensors ({n / 1e6:.2f} M values) to {args.out}")
+    print("load it with:", loader_line(dict(ckpt.get("hyper_parameters", {})), args.out))
+
+
+if __name__ == "__main__":
+    main()
