@@ -19,6 +19,7 @@ from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
+import torch
 from jsonargparse import lazy_instance
 
 import vision_ssl.data  # noqa: F401  (registers the data modules for short class names)
@@ -69,6 +70,22 @@ class VisionSSLCLI(LightningCLI):
         parser.link_arguments("data.init_args.image_size", "model.init_args.image_size")
         parser.link_arguments("data.init_args.channels", "model.init_args.in_chans")
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+
+    def _parse_ckpt_path(self) -> None:
+        """Refuse a checkpoint written by another method than the configured one, before LightningCLI applies
+        the checkpoint's hyper-parameters to the model config."""
+        sub = self.config.get("subcommand")
+        ckpt_path = self.config[sub].get("ckpt_path") if sub else None
+        if ckpt_path and os.path.isfile(ckpt_path):
+            written_by = torch.load(ckpt_path, weights_only=True, map_location="cpu").get("vision_ssl", {}).get("method")
+            configured = self.config[sub].get("model", {}).get("class_path")
+            if written_by and configured and written_by.rpartition(".")[2] != configured.rpartition(".")[2]:
+                raise ValueError(
+                    f"checkpoint '{ckpt_path}' was written by {written_by.rpartition('.')[2]} but the config's model "
+                    f"is {configured.rpartition('.')[2]}; give a {configured.rpartition('.')[2]} checkpoint or set "
+                    f"--model {written_by}"
+                )
+        super()._parse_ckpt_path()
 
 
 def build_cli(args: list[str] | None = None, run: bool = True) -> VisionSSLCLI:
