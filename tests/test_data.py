@@ -79,7 +79,7 @@ def _write_cifar(root, name: str, n: int, num_classes: int, label_key: str, file
     base = root / name
     base.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    for split, names in files.items():
+    for names in files.values():
         for fname in names:
             data = rng.integers(0, 255, (n, 3072), dtype=np.uint8)
             labels = rng.integers(0, num_classes, n).tolist()

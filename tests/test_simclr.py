@@ -46,7 +46,7 @@ def test_views_seeded_by_run_step_and_rank(monkeypatch):
     a.aug_seed.fill_(7)
     b.aug_seed.fill_(7)
     va, vb = _views_after_transfer(a, images), _views_after_transfer(b, images)
-    assert all(torch.equal(x, y) for x, y in zip(va, vb)), "same seed and step must give the same views"
+    assert all(torch.equal(x, y) for x, y in zip(va, vb, strict=True)), "same seed and step must give the same views"
     assert not torch.equal(va[0], va[1]), "the two views must differ"
     assert not torch.equal(_views_after_transfer(a, images)[0], va[0]), "the next step must draw new views"
     monkeypatch.setattr(distributed, "rank", lambda: 1)

@@ -15,12 +15,12 @@ import os
 import sys
 import warnings
 
+import torch
+from jsonargparse import lazy_instance
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
-import torch
-from jsonargparse import lazy_instance
 
 import vision_ssl.data  # noqa: F401  (registers the data modules for short class names)
 import vision_ssl.methods  # noqa: F401  (registers the methods for short class names)
