@@ -29,10 +29,10 @@ COLUMNS = ("ssim", "psnr", "ssim_mean", "psnr_mean", "sharpness_ratio", "grad_di
 
 
 class Progress(L.Callback):
-    """Print the training loss every 100 steps."""
+    """Print the training loss every 50 steps."""
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: object) -> None:
-        if trainer.global_step % 100 == 0:
+        if trainer.global_step % 50 == 0:
             logs = {k: round(float(v), 5) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
             print(f"  step {trainer.global_step}: {logs}", flush=True)
 
@@ -107,7 +107,7 @@ def main() -> None:
     p.add_argument("--beta", type=float, default=1e-4)
     p.add_argument("--samples", type=int, default=100, help="N of best-of-N")
     p.add_argument("--test-clips", type=int, default=128)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tag", default="next_frame")
     args = p.parse_args()

@@ -47,11 +47,13 @@ def bounce_trajectory(rng: np.random.Generator, length: int, limit: int, max_spe
     vel = rng.integers(1, max_speed + 1, size=2) * rng.choice([-1, 1], size=2)  # never starts at rest
     positions, velocities = np.zeros((length, 2), np.int64), np.zeros((length, 2), np.int64)
     for t in range(length):
-        for axis in range(2):  # a hit on this axis: new random velocity, normal component away from the wall
-            if (pos[axis] <= 0 and vel[axis] < 0) or (pos[axis] >= limit and vel[axis] > 0):
-                away = 1 if pos[axis] <= 0 else -1
-                vel[axis] = away * rng.integers(1, max_speed + 1)
-                vel[1 - axis] = rng.integers(-max_speed, max_speed + 1)
+        hit = [(pos[a] <= 0 and vel[a] < 0) or (pos[a] >= limit and vel[a] > 0) for a in range(2)]
+        if any(hit):  # new random velocity: away from every wall hit (corners: both), the other component free
+            for a in range(2):
+                if hit[a]:
+                    vel[a] = (1 if pos[a] <= 0 else -1) * rng.integers(1, max_speed + 1)
+                else:
+                    vel[a] = rng.integers(-max_speed, max_speed + 1)
         positions[t], velocities[t] = pos, vel
         pos = np.clip(pos + vel, 0, limit)  # a step past the wall stops at it; the next step bounces
     return positions, velocities

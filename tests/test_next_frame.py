@@ -1,0 +1,118 @@
+"""Next-frame predictors: Gaussian KL, deterministic rollouts with fixed z, feeding predictions back, gradients,
+and a short training run that lowers the loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vision_ssl.losses import gaussian_kl
+from vision_ssl.methods.next_frame import NextFramePredictor
+
+SMALL = dict(image_size=16, in_chans=1, g_dim=16, z_dim=4, rnn_size=32, width=8, context_frames=3, num_samples=3)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a loaded 2-core machine two threads spin-wait and run ~20x slower (tiny convs)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _clips(b: int = 4, t: int = 6, seed: int = 0) -> torch.Tensor:
+    return torch.rand(b, t, 1, 16, 16, generator=torch.Generator().manual_seed(seed))
+
+
+def test_gaussian_kl_matches_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    mu_q, lv_q, mu_p, lv_p = (torch.randn(5, 3, generator=g) for _ in range(4))
+    q = torch.distributions.Normal(mu_q, (0.5 * lv_q).exp())
+    p = torch.distributions.Normal(mu_p, (0.5 * lv_p).exp())
+    reference = torch.distributions.kl_divergence(q, p).sum(-1)
+    torch.testing.assert_close(gaussian_kl(mu_q, lv_q, mu_p, lv_p), reference)
+    assert (gaussian_kl(mu_q, lv_q, mu_p, lv_p) > 0).all()
+    torch.testing.assert_close(gaussian_kl(mu_q, lv_q, mu_q, lv_q), torch.zeros(5))
+    # one differing coordinate is enough: N(1, 1) vs N(0, 1) gives 1/2
+    torch.testing.assert_close(gaussian_kl(torch.tensor([1.0, 0.0]), torch.zeros(2), torch.zeros(2), torch.zeros(2)),
+                               torch.tensor(0.5))  # fmt: skip
+
+
+def test_latent_model_is_deterministic_given_z_and_samples_differ():
+    torch.manual_seed(0)
+    model = NextFramePredictor(predictor="latent", **SMALL).eval()
+    frames = _clips()
+    noise = torch.randn(4, 5, 4)
+    with torch.no_grad():
+        a, _, _ = model.rollout(frames, 3, noise=noise)
+        b, _, _ = model.rollout(frames, 3, noise=noise)
+        c, _, _ = model.rollout(frames, 3, noise=torch.randn(4, 5, 4))
+        s1, s2 = model.sample_futures(frames, 3, seed=1), model.sample_futures(frames, 3, seed=1)
+    assert torch.equal(a, b)
+    assert (a - c).abs().max() > 1e-4  # another z, another future
+    assert s1.shape == (3, 4, 3, 1, 16, 16) and torch.equal(s1, s2)
+    assert (s1[0] - s1[1]).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("predictor", ["deterministic", "latent"])
+def test_predictions_are_fed_back_after_the_context(predictor):
+    torch.manual_seed(0)
+    model = NextFramePredictor(predictor=predictor, **SMALL).eval()
+    frames, noise = _clips(), torch.randn(4, 5, 4)
+    changed = frames.clone()
+    changed[:, 3:] = torch.rand_like(changed[:, 3:])  # new frames after the 3 observed ones
+    with torch.no_grad():
+        free = model.rollout(frames, 3, noise=noise)[0]
+        assert torch.equal(free, model.rollout(changed, 3, noise=noise)[0])  # generation never reads them
+        forced = model.rollout(frames, 6, noise=noise)[0]
+        forced_changed = model.rollout(changed, 6, noise=noise)[0]
+    assert torch.equal(free[:, :3], forced[:, :3])  # same inputs up to the last observed frame
+    assert not torch.equal(forced[:, 3:], forced_changed[:, 3:])  # teacher forcing reads the true frames
+
+
+def test_gradients_reach_every_part_and_the_probe_stays_detached():
+    torch.manual_seed(0)
+    model = NextFramePredictor(predictor="latent", **SMALL)
+    loss, logs, h0 = model._loss(_clips())
+    assert logs["kl"] > 0 and logs["mse"] > 0
+    loss.backward()
+    for name in ("encoder", "decoder", "frame_lstm", "posterior", "prior"):
+        grads = [p.grad for p in getattr(model, name).parameters()]
+        assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0, name
+    model.zero_grad()
+    probe_loss = model._probe(h0, torch.tensor([[1, 2], [3, -1], [-1, -1], [0, 0]]), "train")
+    probe_loss.backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.encoder.parameters())
+    assert model.probe.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("predictor", ["deterministic", "latent"])
+def test_training_lowers_the_loss_on_moving_digits(predictor):
+    from vision_ssl.data.moving_mnist import StochasticMovingMNIST
+
+    digits = torch.zeros(4, 6, 6, dtype=torch.uint8)
+    for k in range(4):
+        digits[k, 1 + k // 2 : 5, k % 3 : k % 3 + 3] = 255
+    data = StochasticMovingMNIST(digits, torch.arange(4), 16, 6, 16, 1, 2, 1, 0, "train")
+    frames = torch.stack([data[i][0] for i in range(16)]).float() / 255  # (16, 6, 1, 16, 16)
+    torch.manual_seed(0)
+    model = NextFramePredictor(predictor=predictor, **SMALL)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    with torch.no_grad():
+        before = model._loss(frames)[1]["mse"]
+    for _ in range(30):
+        loss = model._loss(frames)[0]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        after = model._loss(frames)[1]["mse"]
+    assert after < 0.3 * before, (before, after)
+
+
+def test_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="predictor"):
+        NextFramePredictor(predictor="gan", **SMALL)
+    with pytest.raises(ValueError, match="power of two"):
+        NextFramePredictor(**{**SMALL, "image_size": 24})
