@@ -30,6 +30,10 @@ METHODS: dict[str, str] = {
     "simsiam": "vision_ssl.methods.simsiam.SimSiam",
     "barlow_twins": "vision_ssl.methods.barlow_twins.BarlowTwins",
     "vicreg": "vision_ssl.methods.vicreg.VICReg",
+    "rotation": "vision_ssl.methods.rotation.Rotation",
+    "jigsaw": "vision_ssl.methods.jigsaw.Jigsaw",
+    "inpainting": "vision_ssl.methods.inpainting.Inpainting",
+    "mae": "vision_ssl.methods.mae.MAE",
     "next_frame": "vision_ssl.methods.next_frame.NextFramePredictor",
 }
 

@@ -19,3 +19,9 @@ __all__ += ["NextFramePredictor"]
 from vision_ssl.methods.supervised import Supervised  # noqa: E402
 
 __all__ += ["Supervised"]
+from vision_ssl.methods.inpainting import Inpainting  # noqa: E402
+from vision_ssl.methods.jigsaw import Jigsaw  # noqa: E402
+from vision_ssl.methods.mae import MAE  # noqa: E402
+from vision_ssl.methods.rotation import Rotation  # noqa: E402
+
+__all__ += ["MAE", "Inpainting", "Jigsaw", "Rotation"]

@@ -1,0 +1,122 @@
+"""Context encoder: inpainting with a CNN (Pathak, Krähenbühl, Donahue, Darrell & Efros 2016, "Context Encoders:
+Feature Learning by Inpainting", arXiv:1604.07379).
+
+Square patches of each (lightly augmented) image are blanked, at random (their "random block" masks, about a
+quarter of the image) or in the central region; the backbone encodes the blanked image, a convolutional
+decoder reconstructs the whole image, and the L2 loss counts the blanked pixels only (their Eq. 1, via
+`masked_mse`). Blanked pixels are set to 0, the dataset mean after normalisation, as in the paper. We leave out
+the paper's adversarial term: it sharpens the inpainting but did not help its feature learning (Sec. 5.2 uses
+the L2-only encoder for classification transfer).
+
+The evaluated encoder is the backbone on whole, unmasked images: the online probe gets those features,
+computed without gradient. An image grid of original, masked input and reconstruction goes to TensorBoard
+once per epoch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from torchvision.utils import make_grid
+
+from vision_ssl.heads.pretext import ConvDecoder
+from vision_ssl.losses import masked_mse
+from vision_ssl.methods.base import SSLMethod
+from vision_ssl.transforms import center_patch_mask, mask_to_pixels, patchify, random_patch_mask
+
+LIGHT_AUGMENT = {"crop_scale": [0.5, 1.0], "jitter_p": 0.0, "grayscale_p": 0.0}
+
+
+def log_reconstructions(method: SSLMethod, x: torch.Tensor, masked: torch.Tensor, recon: torch.Tensor, n: int = 8) -> None:
+    """Rows of original, masked input and reconstruction (normalised images (B, C, H, W)) to TensorBoard."""
+    if not isinstance(method.logger, TensorBoardLogger) or method.global_rank != 0:
+        return
+    rows = [method.normalize.invert(t[:n].detach().float()) for t in (x, masked, recon)]
+    grid = make_grid(torch.cat(rows), nrow=rows[0].shape[0])
+    method.logger.experiment.add_image("train/reconstruction", grid, method.current_epoch)
+
+
+class Inpainting(SSLMethod):
+    """Context encoder: backbone on the masked image, conv decoder, L2 on the masked pixels.
+
+    Args:
+        mask_mode: `random` (random square patches) or `center` (the central square).
+        mask_ratio: fraction of patches blanked in `random` mode (paper: about 1/4 of the image).
+        mask_patch_size: side of the square patches in pixels; must divide the image size.
+        center_fraction: side of the central square as a fraction of the image side (`center` mode; paper 1/2).
+        decoder_width: channels of the decoder's last up-convolution.
+        **kwargs: `SSLMethod` arguments; `augment` defaults to crop (scale 0.5-1) and flip only.
+    """
+
+    num_views = 1
+
+    def __init__(
+        self,
+        mask_mode: Literal["random", "center"] = "random",
+        mask_ratio: float = 0.25,
+        mask_patch_size: int = 4,
+        center_fraction: float = 0.5,
+        decoder_width: int = 64,
+        **kwargs: Any,
+    ) -> None:
+        kwargs["augment"] = {**LIGHT_AUGMENT, **(kwargs.get("augment") or {})}
+        super().__init__(**kwargs)
+        size = self.hparams.image_size
+        if mask_mode not in ("random", "center"):
+            raise ValueError(f"mask_mode must be 'random' or 'center', got '{mask_mode}'")
+        if size % mask_patch_size:
+            raise ValueError(f"mask_patch_size={mask_patch_size} must divide image_size={size}")
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.grid = size // mask_patch_size
+        random_patch_mask(1, self.grid**2, mask_ratio)  # validates the ratio now rather than at the first step
+        self.decoder = ConvDecoder(self.num_features, self.hparams.in_chans, size, decoder_width)
+
+    def sample_mask(self, batch_size: int, device: torch.device) -> torch.Tensor:
+        """(B, N) patch mask, True = blanked."""
+        if self.hparams.mask_mode == "center":
+            return center_patch_mask(batch_size, self.grid, self.hparams.center_fraction, device)
+        return random_patch_mask(batch_size, self.grid**2, self.hparams.mask_ratio, device)
+
+    def make_views(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """[view (B, C, H, W), patch mask (B, N)]: the mask is drawn here, under the per-step seed."""
+        x = self.augment(images)
+        return [x, self.sample_mask(x.shape[0], x.device)]
+
+    def reconstruct(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Loss, masked input and reconstruction (B, C, H, W) of normalised images `x`."""
+        p = self.hparams.mask_patch_size
+        hidden = mask_to_pixels(mask, p, x.shape[-2], x.shape[-1])  # (B, 1, H, W)
+        masked = x.masked_fill(hidden, 0.0)  # 0 = the dataset mean after normalisation
+        recon = self.decoder(self.backbone(masked))  # (B, C, H, W)
+        return masked_mse(patchify(recon, p), patchify(x, p), mask), masked, recon
+
+    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        x, mask = views
+        loss, _, _ = self.reconstruct(x, mask)
+        with torch.no_grad():
+            features = self.backbone(x)  # (B, F) whole images: what the probe and downstream tasks see
+        return loss, features, {}
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        super().validation_step(batch, batch_idx)
+        images, labels = batch
+        with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
+            torch.manual_seed(batch_idx)  # the same masks every epoch
+            mask = self.sample_mask(images.shape[0], images.device)
+        loss, _, _ = self.reconstruct(images, mask)
+        self.log("val/recon_mse", loss, batch_size=labels.shape[0], sync_dist=True)
+
+    def log_views(self, views: list[torch.Tensor], n: int = 8) -> None:
+        """Once per epoch (first batch): original, masked input, reconstruction with the visible pixels pasted."""
+        if not isinstance(self.logger, TensorBoardLogger) or self.global_rank != 0:
+            return
+        x, mask = views[0][:n], views[1][:n]
+        was_training = self.training
+        self.eval()  # display only: leave BatchNorm statistics untouched
+        with torch.no_grad():
+            _, masked, recon = self.reconstruct(x, mask)
+        self.train(was_training)
+        hidden = mask_to_pixels(mask, self.hparams.mask_patch_size, x.shape[-2], x.shape[-1])
+        log_reconstructions(self, x, masked, torch.where(hidden, recon, x))

@@ -1,0 +1,130 @@
+"""Masked autoencoder (He, Chen, Xie, Li, Dollár & Girshick 2021, "Masked Autoencoders Are Scalable Vision
+Learners", arXiv:2111.06377) with a timm ViT.
+
+A random 75% of the patches is hidden (uniform sampling, exactly the same count per image). The ViT encoder
+sees only the visible patches (with their position embeddings and the class token): no mask tokens enter the
+encoder, which is what makes MAE cheap. A light decoder (`MAEDecoder`) puts a shared mask token at every hidden
+position and predicts the pixels of every patch; the loss is the MSE on the hidden patches only, against
+per-patch normalised pixels (`norm_pix`, the paper's better target). We keep the class token out of the decoder
+(the paper passes it through; it carries no reconstruction target either way).
+
+The evaluated encoder is the same ViT on the full, unmasked image, pooled as timm pools it (class token by
+default, `global_pool: avg` through `backbone_kwargs` for the mean of patch tokens): the online probe gets those
+features, computed without gradient. An image grid of original, masked input and reconstruction goes to
+TensorBoard once per epoch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from timm.models.vision_transformer import VisionTransformer
+
+from vision_ssl.heads.mae_decoder import MAEDecoder
+from vision_ssl.losses import masked_mse
+from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.inpainting import log_reconstructions
+from vision_ssl.transforms import mask_to_pixels, patchify, random_patch_mask, unpatchify
+
+LIGHT_AUGMENT = {"crop_scale": [0.2, 1.0], "jitter_p": 0.0, "grayscale_p": 0.0}  # the paper's crop + flip
+
+
+class MAE(SSLMethod):
+    """MAE: ViT encoder on visible patches, light transformer decoder, MSE on hidden patches.
+
+    Args:
+        mask_ratio: fraction of patches hidden (paper: 0.75).
+        norm_pix: reconstruct per-patch normalised pixels (paper: on, better representations).
+        decoder_dim: decoder width (paper: 512).
+        decoder_depth: decoder blocks (paper: 8).
+        decoder_heads: decoder attention heads (paper: 16).
+        **kwargs: `SSLMethod` arguments. `backbone` must be a timm ViT (default `vit_tiny_patch16_224`);
+            `backbone_kwargs.img_size` defaults to `image_size`, set `patch_size` there (e.g. 4 for 28-32 px
+            images). `augment` defaults to crop (scale 0.2-1) and flip only.
+    """
+
+    num_views = 1
+
+    def __init__(
+        self,
+        mask_ratio: float = 0.75,
+        norm_pix: bool = True,
+        decoder_dim: int = 128,
+        decoder_depth: int = 2,
+        decoder_heads: int = 4,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("backbone", "vit_tiny_patch16_224")
+        kwargs["backbone_kwargs"] = {"img_size": kwargs.get("image_size", 32), **(kwargs.get("backbone_kwargs") or {})}
+        kwargs["augment"] = {**LIGHT_AUGMENT, **(kwargs.get("augment") or {})}
+        super().__init__(**kwargs)
+        vit = self.backbone
+        if not isinstance(vit, VisionTransformer) or vit.pos_embed is None or getattr(vit, "dynamic_img_size", False):
+            raise ValueError(f"MAE needs a timm VisionTransformer with absolute position embeddings, got '{self.hparams.backbone}'")
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.patch_size = vit.patch_embed.patch_size[0]
+        num_patches = vit.patch_embed.num_patches
+        random_patch_mask(1, num_patches, mask_ratio)  # validates the ratio now rather than at the first step
+        patch_dim = self.patch_size**2 * self.hparams.in_chans
+        self.decoder = MAEDecoder(vit.embed_dim, num_patches, patch_dim, decoder_dim, decoder_depth, decoder_heads)
+
+    def make_views(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """[view (B, C, H, W), patch mask (B, N)]: the mask is drawn here, under the per-step seed."""
+        x = self.augment(images)
+        return [x, random_patch_mask(x.shape[0], self.decoder.pos_embed.shape[1], self.hparams.mask_ratio, x.device)]
+
+    def encode_visible(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Encoder on the visible patches only: images (B, C, H, W), mask (B, N) -> tokens (B, N_vis, D)."""
+        vit = self.backbone
+        b, n_prefix = x.shape[0], vit.num_prefix_tokens
+        tokens = vit.patch_embed(x)  # (B, N, D)
+        if vit.no_embed_class:  # position embeddings cover the patches only
+            tokens, prefix_pos = tokens + vit.pos_embed, None
+        else:
+            tokens, prefix_pos = tokens + vit.pos_embed[:, n_prefix:], vit.pos_embed[:, :n_prefix]
+        visible = tokens[~mask].reshape(b, -1, tokens.shape[-1])  # (B, N_vis, D), patch order kept
+        prefix = [t.expand(b, -1, -1) for t in (vit.cls_token, vit.reg_token) if t is not None]
+        if prefix:
+            p = torch.cat(prefix, dim=1)  # (B, n_prefix, D)
+            visible = torch.cat([p if prefix_pos is None else p + prefix_pos, visible], dim=1)
+        out = vit.norm(vit.blocks(vit.norm_pre(vit.pos_drop(visible))))
+        return out[:, n_prefix:]
+
+    def reconstruct(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss and predicted patches (B, N, p p C) of normalised images `x`."""
+        pred = self.decoder(self.encode_visible(x, mask), mask)
+        return masked_mse(pred, patchify(x, self.patch_size), mask, self.hparams.norm_pix), pred
+
+    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        x, mask = views
+        loss, _ = self.reconstruct(x, mask)
+        with torch.no_grad():
+            features = self.backbone(x)  # (B, F): the encoder on the full unmasked image, as probes see it
+        return loss, features, {}
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        super().validation_step(batch, batch_idx)
+        images, labels = batch
+        with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
+            torch.manual_seed(batch_idx)  # the same masks every epoch
+            mask = random_patch_mask(images.shape[0], self.decoder.pos_embed.shape[1], self.hparams.mask_ratio, images.device)
+        loss, _ = self.reconstruct(images, mask)
+        self.log("val/recon_mse", loss, batch_size=labels.shape[0], sync_dist=True)
+
+    def log_views(self, views: list[torch.Tensor], n: int = 8) -> None:
+        """Once per epoch (first batch): original, masked input, reconstruction with the visible patches pasted."""
+        if not isinstance(self.logger, TensorBoardLogger) or self.global_rank != 0:
+            return
+        x, mask = views[0][:n], views[1][:n]
+        with torch.no_grad():
+            _, pred = self.reconstruct(x, mask)
+            target = patchify(x, self.patch_size)
+            if self.hparams.norm_pix:  # predictions are normalised patches: undo with each patch's own statistics
+                mean, std = target.mean(-1, keepdim=True), (target.var(-1, keepdim=True) + 1e-6).sqrt()
+                pred = pred * std + mean
+        h, w = x.shape[-2:]
+        recon = unpatchify(torch.where(mask[..., None], pred, target), self.patch_size, x.shape[1], h, w)
+        hidden = mask_to_pixels(mask, self.patch_size, h, w)
+        log_reconstructions(self, x, x.masked_fill(hidden, 0.0), recon)
