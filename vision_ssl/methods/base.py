@@ -198,7 +198,8 @@ class SSLMethod(L.LightningModule):
     def configure_optimizers(self) -> Any:
         probe_ids = {id(p) for p in self.probe.parameters()}
         main = [p for p in self.parameters() if p.requires_grad and id(p) not in probe_ids]
-        probe_group: dict[str, Any] = {"params": list(self.probe.parameters()), "weight_decay": 0.0}
+        # The probe: no weight decay, and no LARS trust ratio (it is a plain linear classifier on frozen features).
+        probe_group: dict[str, Any] = {"params": list(self.probe.parameters()), "weight_decay": 0.0, "lars": False}
         if self.hparams.probe_lr is not None:
             probe_group["lr"] = self.hparams.probe_lr
         groups = [{"params": main}, probe_group]

@@ -12,7 +12,8 @@ class LARS(torch.optim.Optimizer):
     """SGD with momentum and a layer-wise trust ratio `eta * ||w|| / (||g|| + wd * ||w||)`.
 
     Parameters with fewer than two dimensions (biases, norm weights) are excluded from both weight decay and
-    the trust ratio, as in the SimCLR and BYOL reference implementations.
+    the trust ratio, as in the SimCLR and BYOL reference implementations. A parameter group with `lars: False`
+    (the online probe's) is plain SGD with momentum.
 
     Args:
         params: parameters or parameter groups.
@@ -45,7 +46,7 @@ class LARS(torch.optim.Optimizer):
                 if p.grad is None:
                     continue
                 grad = p.grad
-                if p.ndim > 1:
+                if p.ndim > 1 and group.get("lars", True):
                     grad = grad.add(p, alpha=group["weight_decay"])
                     w_norm, g_norm = torch.linalg.norm(p), torch.linalg.norm(grad)
                     trust = torch.where(
