@@ -49,7 +49,14 @@ def _install_idx(src_dir: str, raw: str) -> None:
 def _run(cmd: list[str], cwd: str) -> None:
     if shutil.which(cmd[0]) is None:
         raise RuntimeError(f"'{cmd[0]}' is not installed")
-    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except subprocess.CalledProcessError:
+        if cmd[:2] != ["apt-get", "download"]:
+            raise
+        # A fresh machine may have no package lists yet: refresh them (needs root) and try once more.
+        subprocess.run(["apt-get", "update", "-qq"], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def _from_torchvision(cls: type, root: str) -> bool:
