@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -35,6 +36,8 @@ def load_run(ckpt_path: str, **data_overrides: Any) -> tuple[SSLMethod, ImageDat
     Raises:
         ValueError: the file is not a vision_ssl checkpoint.
     """
+    if not os.path.isfile(ckpt_path):
+        raise FileNotFoundError(f"checkpoint '{ckpt_path}' does not exist")
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     info = ckpt.get("vision_ssl")
     if not info or "datamodule" not in info:
@@ -43,6 +46,11 @@ def load_run(ckpt_path: str, **data_overrides: Any) -> tuple[SSLMethod, ImageDat
             "data module); give a checkpoint written by `vision-ssl fit`"
         )
     method_cls = _import(info["method"])
+    if not issubclass(method_cls, SSLMethod):
+        raise ValueError(
+            f"'{ckpt_path}' was written by {method_cls.__name__}, which has no image backbone to evaluate; the "
+            "evaluators take checkpoints of the image methods (SSLMethod subclasses such as SimCLR, BYOL, MAE)"
+        )
     model = method_cls(**init_kwargs(ckpt["hyper_parameters"]))
     model.load_state_dict(ckpt["state_dict"])
     dm = _import(info["datamodule"])(**{**init_kwargs(info["datamodule_hparams"]), **data_overrides})
