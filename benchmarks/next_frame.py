@@ -7,6 +7,9 @@ file and a PNG grid (per clip: true future, deterministic prediction, latent sam
 
     python benchmarks/next_frame.py                      # CPU-sized defaults (32x32, see --help)
     python benchmarks/next_frame.py --image-size 64 --steps 20000 --width 64 --g-dim 128 --rnn-size 256
+
+With `--predictors latent` and `--predictors deterministic` in two processes (same other arguments) the two
+predictors train side by side; the second to finish writes the table.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from vision_ssl.eval.video_metrics import summarize_samples
 from vision_ssl.methods.next_frame import NextFramePredictor
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PREDICTORS = ("deterministic", "latent")
 COLUMNS = ("ssim", "psnr", "ssim_mean", "psnr_mean", "sharpness_ratio", "grad_diff_sharpness", "diversity")
 
 
@@ -110,25 +114,44 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tag", default="next_frame")
+    p.add_argument("--predictors", nargs="+", default=list(PREDICTORS), choices=PREDICTORS,
+                   help="predictors trained by this process; the table is written when every predictor's results exist "
+                        "(run one process per predictor, same other arguments, to use two cores)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    results: dict[str, dict] = {}
-    figure = []
-    for predictor in ("deterministic", "latent"):
-        model, dm, seconds = train(predictor, args)
-        results[predictor] = {**evaluate(model, dm, args.samples), "train_s": seconds}
-        truth, out = model.first_samples  # type: ignore[attr-defined]
-        figure.append(out[:5, :3])  # (n, 3 clips, F, C, H, W)
-        print(predictor, {k: round(sum(v) / len(v), 4) for k, v in results[predictor].items() if k in COLUMNS}, flush=True)
-    rows = []
-    for i in range(truth.shape[0] if truth.shape[0] < 3 else 3):
-        rows += [truth[i], figure[0][0, i]] + [s[i] for s in figure[1]]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    save_image(torch.cat(rows), RESULTS / f"{args.tag}_samples.png", nrow=args.future, pad_value=0.5)
+    for predictor in args.predictors:
+        model, dm, seconds = train(predictor, args)
+        result = {**evaluate(model, dm, args.samples), "train_s": seconds}
+        truth, out = model.first_samples  # type: ignore[attr-defined]
+        to_uint8 = lambda x: (x * 255).round().to(torch.uint8)  # noqa: E731
+        torch.save({"args": vars(args), "results": result, "truth": to_uint8(truth[:3]), "samples": to_uint8(out[:5, :3])},
+                   RESULTS / f"{args.tag}_{predictor}.pt")  # fmt: skip
+        print(predictor, {k: round(sum(v) / len(v), 4) for k, v in result.items() if k in COLUMNS}, flush=True)
+    runs = {p: RESULTS / f"{args.tag}_{p}.pt" for p in PREDICTORS}
+    if all(path.is_file() for path in runs.values()):
+        report({p: torch.load(path) for p, path in runs.items()}, args)
+
+
+def report(runs: dict[str, dict], args: argparse.Namespace) -> None:
+    """Write the Markdown table, the JSON results and the sample grid of both predictors."""
+    settings = {k: v for k, v in vars(args).items() if k not in ("predictors", "threads")}
+    if any({k: v for k, v in run["args"].items() if k in settings} != settings for run in runs.values()):
+        raise ValueError("the predictors' results were made with different arguments: rerun with the same budget")
+    results = {p: run["results"] for p, run in runs.items()}
+    truth, det, lat = runs["latent"]["truth"], runs["deterministic"]["samples"], runs["latent"]["samples"]
+    rows = []
+    for i in range(truth.shape[0]):  # per clip: true future, deterministic prediction, latent samples
+        rows += [truth[i], det[0, i]] + [s[i] for s in lat]
+    save_image(torch.cat(rows).float() / 255, RESULTS / f"{args.tag}_samples.png", nrow=args.future, pad_value=0.5)
     text = table(results, args)
-    command = "python benchmarks/next_frame.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items())
-    (RESULTS / f"{args.tag}.md").write_text(f"# Next-frame prediction: deterministic vs latent (SVG-LP)\n\n`{command}`\n\n{text}\n")
-    (RESULTS / f"{args.tag}.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
+    command = "python benchmarks/next_frame.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in settings.items())
+    (RESULTS / f"{args.tag}.md").write_text(
+        f"# Next-frame prediction: deterministic vs latent (SVG-LP)\n\n`{command}`\n\n"
+        "Rows of the sample grid, per test clip: true future, deterministic prediction, 5 latent samples.\n\n"
+        f"{text}\n"
+    )
+    (RESULTS / f"{args.tag}.json").write_text(json.dumps({"args": settings, "results": results}, indent=1))
     print(text)
 
 
