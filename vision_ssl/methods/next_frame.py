@@ -204,6 +204,8 @@ class NextFramePredictor(L.LightningModule):
     def _evaluate(self, batch: Any, batch_idx: int, stage: str) -> None:
         clips, labels = batch
         frames, c, b = clips.float() / 255, self.hparams.context_frames, clips.shape[0]
+        if frames.shape[1] <= c:
+            raise ValueError(f"clips of {frames.shape[1]} frames leave nothing to predict after context_frames={c}")
         loss, logs, h0 = self._loss(frames)
         self._probe(h0, labels, stage)
         samples = self.sample_futures(frames, self.hparams.num_samples, seed=batch_idx)
