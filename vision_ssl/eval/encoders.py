@@ -37,8 +37,13 @@ def is_checkpoint_spec(spec: str) -> bool:
 
 
 def _checkpoint_facts(path: str) -> dict[str, Any]:
+    """Trained epochs (epochs whose training steps all ran) and the run seed (the augmentation seed buffer)."""
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    return {"epochs": int(ckpt.get("epoch", -1)) + 1, "seed": int(ckpt["state_dict"].get("aug_seed", torch.tensor(-1)))}
+    try:
+        epochs = int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError):
+        epochs = int(ckpt.get("epoch", -1)) + 1
+    return {"epochs": epochs, "seed": int(ckpt["state_dict"].get("aug_seed", torch.tensor(-1)))}
 
 
 def _arch(model: nn.Module) -> str:

@@ -46,6 +46,8 @@ def load_run(ckpt_path: str, **data_overrides: Any) -> tuple[SSLMethod, ImageDat
             "data module); give a checkpoint written by `vision-ssl fit`"
         )
     method_cls = _import(info["method"])
+    from vision_ssl.methods.base import SSLMethod  # here: vision_ssl.methods imports vision_ssl.eval
+
     if not issubclass(method_cls, SSLMethod):
         raise ValueError(
             f"'{ckpt_path}' was written by {method_cls.__name__}, which has no image backbone to evaluate; the "

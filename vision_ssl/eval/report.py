@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import shlex
 import statistics
 import sys
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import Subset
 
 from vision_ssl.eval.collapse import rankme
 from vision_ssl.eval.encoders import Encoder, is_checkpoint_spec, load_encoder
@@ -37,6 +39,14 @@ COLUMNS = ["method", "backbone", "epochs", "seed", "linear_top1", "knn_top1", "f
            "seconds", "spec"]
 METRICS = [("linear_top1", "linear top-1"), ("knn_top1", "kNN top-1"), ("finetune_top1", "fine-tune top-1"),
            ("rankme", "RankMe")]
+
+
+def limit_test(dm, n: int, seed: int = 0) -> None:  # noqa: ANN001
+    """Replace the test split by a seeded random subset of `n` images (the same for every encoder)."""
+    dm.setup(None)
+    if n < len(dm.test_set):
+        idx = torch.randperm(len(dm.test_set), generator=torch.Generator().manual_seed(seed))[:n]
+        dm.test_set = Subset(dm.test_set, idx.sort().values.tolist())
 
 
 def evaluate(enc: Encoder, dm, args: argparse.Namespace) -> dict[str, Any]:  # noqa: ANN001
@@ -86,9 +96,10 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_markdown(rows: list[dict[str, Any]], path: Path, args: argparse.Namespace, data: str) -> None:
     ft = (f"{args.finetune_epochs} epochs on a seeded {args.finetune_fraction:.0%} of the train labels"
           if args.finetune_epochs > 0 else "not run (`--finetune-epochs 0`)")
+    test = f"a seeded subset of {args.max_test_samples} test images" if args.max_test_samples else "the test split"
     lines = [
         "# Evaluation report", "",
-        f"Data: {data}. Test-split top-1 in %, mean ± std over seeds where n > 1; RankMe on up to "
+        f"Data: {data}; top-1 on {test}, in %, mean ± std over seeds where n > 1; RankMe on up to "
         f"{args.rankme_samples} validation features.", "",
         f"- linear probe: frozen features, lr in {args.lrs} x weight decay in {args.wds} chosen on val, "
         f"{args.probe_epochs} epochs", f"- kNN: k = {args.k}, T = {args.temperature}, cosine similarity",
@@ -124,7 +135,7 @@ def write_projector(encoders: list[tuple[str, Encoder]], dm, out: Path, n: int, 
     for tag, enc in encoders:
         enc.backbone.eval().to(device)
         z = enc.backbone(enc.normalize.to(device)(images.to(device))).float().cpu()
-        writer.add_embedding(z, metadata=labels, label_img=thumbs, tag=tag.replace("/", "_").replace(" ", "_"))
+        writer.add_embedding(z, metadata=labels, label_img=thumbs, tag=re.sub(r"[^A-Za-z0-9.]+", "_", tag).strip("_"))
     writer.close()
 
 
@@ -135,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-from", default=None, help="checkpoint whose data all encoders use (default: first one)")
     parser.add_argument("--root", default=None, help="override the data root stored in the checkpoint")
     parser.add_argument("--max-train-samples", type=int, default=None, help="override the train subset size")
+    parser.add_argument("--max-test-samples", type=int, default=None, help="seeded test subset (slow CPU runs)")
     parser.add_argument("--probe-epochs", type=int, default=100)
     parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2])
     parser.add_argument("--wds", type=float, nargs="+", default=[0.0, 1e-2])
@@ -158,6 +170,8 @@ def main(argv: list[str] | None = None) -> None:
     rows, encoders, dm = [], [], None
     for spec in args.encoders:
         enc, dm = load_encoder(spec, data_from, args.image_size, args.seed, **overrides)
+        if args.max_test_samples is not None:
+            limit_test(dm, args.max_test_samples)
         row = evaluate(enc, dm, args)
         print(f"{enc.method:>20} {enc.arch:<28} seed {enc.seed}: linear {row['linear_top1']:.4f}  kNN "
               f"{row['knn_top1']:.4f}  fine-tune {row['finetune_top1'] or '-'}  RankMe {row['rankme']:.1f}  "

@@ -1,0 +1,57 @@
+"""`vision-ssl report` end to end on tiny checkpoints: CSV, markdown with mean ± std over seeds, projector."""
+
+from __future__ import annotations
+
+import csv
+
+import lightning as L
+import pytest
+import torch
+from helpers import quiet_trainer
+
+from vision_ssl.cli import main
+from vision_ssl.data import FakeDataModule
+from vision_ssl.methods import SimCLR
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a loaded 2-core machine two threads spin-wait and run many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_checkpoint(path, seed: int) -> str:  # noqa: ANN001
+    L.seed_everything(seed)
+    dm = FakeDataModule(num_samples=64, num_classes=4, image_size=16, batch_size=16, num_workers=0)
+    model = SimCLR(backbone="tiny", backbone_kwargs={"width": 4}, proj_hidden_dim=16, proj_output_dim=8,
+                   num_classes=4, image_size=16, warmup_epochs=0)
+    trainer = quiet_trainer(max_epochs=1, limit_val_batches=1)
+    trainer.fit(model, dm)
+    trainer.save_checkpoint(path)
+    return str(path)
+
+
+def test_report_end_to_end(tmp_path):
+    ckpts = [tiny_checkpoint(tmp_path / f"seed{s}.ckpt", s) for s in (0, 1)]
+    out = tmp_path / "report"
+    main(["report", *ckpts, f"random:{ckpts[0]}", "efficientnet_lite0_package", "--out", str(out),
+          "--probe-epochs", "3", "--lrs", "1e-2", "--wds", "0", "1e-2", "--k", "5", "--finetune-epochs", "1",
+          "--finetune-fraction", "0.5", "--image-size", "32", "--projector-samples", "12"])
+    rows = list(csv.DictReader((out / "report.csv").open()))
+    assert [r["method"] for r in rows] == ["SimCLR", "SimCLR", "random weights", "ImageNet supervised"]
+    assert [r["seed"] for r in rows[:2]] == ["0", "1"] and rows[0]["epochs"] == "1"
+    for r in rows:
+        for key in ("linear_top1", "knn_top1", "finetune_top1"):
+            assert 0.0 <= float(r[key]) <= 1.0
+        assert 1.0 <= float(r["rankme"]) <= float(r["num_features"])
+    md = (out / "report.md").read_text()
+    simclr = next(line for line in md.splitlines() if line.startswith("| SimCLR"))
+    assert "(n=2)" in simclr and simclr.count("±") == 4  # linear, kNN, fine-tune, RankMe over the two seeds
+    assert "| ImageNet supervised | tf_efficientnet_lite0 |" in md and "vision-ssl report" in md
+    assert (out / "projector" / "projector_config.pbtxt").is_file()
+    sprites = sorted(p.parent.name for p in (out / "projector").rglob("sprite.png"))  # thumbnails, one per encoder
+    assert sprites == ["0_SimCLR_tiny_width_4_seed0", "1_SimCLR_tiny_width_4_seed1", "2_random_weights_tiny_width_4_seed0",
+                       "3_ImageNet_supervised_tf_efficientnet_lite0_seed"]
