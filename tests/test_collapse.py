@@ -45,3 +45,20 @@ def test_collapse_warning():
     collapsed = collapse_stats(torch.ones(256, 32) + 1e-6 * torch.randn(256, 32))
     with pytest.warns(UserWarning, match="collapsed"):
         assert warn_if_collapsed(collapsed, 32, "in the test")
+
+
+def test_validation_monitor_bank_knn_and_warning():
+    from vision_ssl.eval.monitor import ValidationMonitor
+
+    m = ValidationMonitor(num_classes=2, bank_size=8, max_val=6, k=1)
+    for _ in range(5):  # labelled features of two well-separated classes; -1 (unlabelled) never enters the bank
+        m.add_train(torch.tensor([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]]), torch.tensor([0, 1, -1]))
+    assert sum(len(f) for f, _ in m.bank) == 8 and all((y >= 0).all() for _, y in m.bank)
+    m.add_val(torch.tensor([[2.0, 0.1], [0.1, 3.0], [1.0, 0.2]]), torch.tensor([0, 1, 0]))
+    stats = m.compute()
+    assert stats["knn_top1"] == 1.0 and set(stats) == {"rankme", "embedding_std", "uniformity", "knn_top1"}
+    assert m.val == []  # reset for the next epoch
+    m.add_val(torch.ones(6, 2), torch.zeros(6, dtype=torch.long))
+    assert m.val_full and m.augmented_features(None, torch.zeros(1, 3, 4, 4), 0) is None
+    with pytest.warns(UserWarning, match="collapsed"):
+        m.compute("at epoch 3")

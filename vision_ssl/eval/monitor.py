@@ -44,13 +44,17 @@ class ValidationMonitor:
 
     def add_val(self, features: torch.Tensor, labels: torch.Tensor, pair: torch.Tensor | None = None) -> None:
         """Keep validation features (B, F), labels and optionally features of an augmented view of the same images."""
-        if sum(len(f) for f, _, _ in self.val) < self.max_val:
+        if not self.val_full:
             self.val.append((features.detach().float(), labels, None if pair is None else pair.detach().float()))
+
+    @property
+    def val_full(self) -> bool:
+        return sum(len(f) for f, _, _ in self.val) >= self.max_val
 
     @torch.no_grad()
     def augmented_features(self, model: torch.nn.Module, images: torch.Tensor, seed: int) -> torch.Tensor | None:
-        """Backbone features of one seeded augmented view of normalised images (None if they are not RGB)."""
-        if images.shape[1] != 3:
+        """Backbone features of one seeded augmented view of normalised images (None if not RGB or store full)."""
+        if images.shape[1] != 3 or self.val_full:
             return None
         with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
             torch.manual_seed(seed)
