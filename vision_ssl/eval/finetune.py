@@ -60,7 +60,7 @@ def finetune(
     normalize: nn.Module,
     dm,  # noqa: ANN001 - any ImageDataModule
     epochs: int = 10,
-    lr: float = 1e-3,
+    lr: float = 1e-2,
     backbone_lr_scale: float = 0.1,
     weight_decay: float = 1e-4,
     label_fraction: float = 1.0,
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-from", default=None, help="checkpoint whose data module to use (ImageNet encoders)")
     parser.add_argument("--label-fractions", type=float, nargs="+", default=[1.0], help="e.g. 0.01 0.1 1")
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--lr", type=float, default=1e-3, help="head learning rate")
+    parser.add_argument("--lr", type=float, default=1e-2, help="head learning rate")
     parser.add_argument("--backbone-lr-scale", type=float, default=0.1, help="backbone lr = lr x this")
     parser.add_argument("--image-size", type=int, default=96, help="input side of ImageNet encoders")
     parser.add_argument("--seed", type=int, default=0, help="seed of the labelled subset and the head")

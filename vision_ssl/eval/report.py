@@ -64,7 +64,7 @@ def evaluate(enc: Encoder, dm, args: argparse.Namespace) -> dict[str, Any]:  # n
         "finetune_top1": "", "finetune_val_top1": "",
     }
     if args.finetune_epochs > 0:
-        ft = finetune(enc.backbone, enc.normalize, dm, args.finetune_epochs, label_fraction=args.finetune_fraction,
+        ft = finetune(enc.backbone, enc.normalize, dm, args.finetune_epochs, lr=args.finetune_lr, label_fraction=args.finetune_fraction,
                       batch_size=args.finetune_batch_size, test=True, device=args.device, seed=args.seed)
         row["finetune_top1"], row["finetune_val_top1"] = ft["test_top1"], ft["val_top1"]
     row["seconds"] = round(time.perf_counter() - start, 1)
@@ -94,7 +94,7 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write_markdown(rows: list[dict[str, Any]], path: Path, args: argparse.Namespace, data: str) -> None:
-    ft = (f"{args.finetune_epochs} epochs (batch {args.finetune_batch_size}, head lr 1e-3, backbone lr 1e-4, AdamW, "
+    ft = (f"{args.finetune_epochs} epochs (batch {args.finetune_batch_size}, head lr {args.finetune_lr:g}, backbone lr {args.finetune_lr / 10:g}, AdamW, "
           f"cosine) on a seeded {args.finetune_fraction:.0%} of the train labels"
           if args.finetune_epochs > 0 else "not run (`--finetune-epochs 0`)")
     test = f"a seeded subset of {args.max_test_samples} test images" if args.max_test_samples else "the test split"
@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--finetune-epochs", type=int, default=0, help="0 skips fine-tuning")
     parser.add_argument("--finetune-fraction", type=float, default=1.0, help="labelled fraction for fine-tuning")
     parser.add_argument("--finetune-batch-size", type=int, default=128)
+    parser.add_argument("--finetune-lr", type=float, default=1e-2, help="head lr; the backbone's is 0.1 x this")
     parser.add_argument("--image-size", type=int, default=96, help="input side of ImageNet encoders")
     parser.add_argument("--rankme-samples", type=int, default=4096)
     parser.add_argument("--projector-samples", type=int, default=500, help="0 skips the projector export")
@@ -175,8 +176,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.max_test_samples is not None:
             limit_test(dm, args.max_test_samples)
         row = evaluate(enc, dm, args)
+        ft = "-" if row["finetune_top1"] == "" else f"{row['finetune_top1']:.4f}"
         print(f"{enc.method:>20} {enc.arch:<28} seed {enc.seed}: linear {row['linear_top1']:.4f}  kNN "
-              f"{row['knn_top1']:.4f}  fine-tune {row['finetune_top1'] or '-'}  RankMe {row['rankme']:.1f}  "
+              f"{row['knn_top1']:.4f}  fine-tune {ft}  RankMe {row['rankme']:.1f}  "
               f"({row['seconds']:.0f}s)", flush=True)
         rows.append(row)
         encoders.append((f"{len(encoders)}_{enc.method}_{enc.arch}_seed{enc.seed}", enc))
