@@ -33,3 +33,19 @@ lint: install
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache .mypy_cache
+
+# Benchmarks (benchmarks/README section in README.md). LightlySSL comes from the `bench` extra, for the side-by-side only.
+.PHONY: bench-install bench-quick bench-accuracy
+BENCH_QUICK_ARGS ?= --batch-size 64 --warmup 1 --windows 3 --steps 2 --workers 2
+
+bench-install: $(VENV)/.bench-installed
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e '.[dev,bench]'
+	touch $@
+
+bench-quick: bench-install data
+	$(BIN)/python benchmarks/throughput.py --tag cpu $(BENCH_QUICK_ARGS)
+
+bench-accuracy: install data
+	$(BIN)/python benchmarks/accuracy.py --tag cpu

@@ -17,6 +17,7 @@ the probe. Results: benchmarks/results/accuracy_<dataset>_<tag>.{json,md,png}.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -124,7 +125,7 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     env, cfg = meta["environment"], meta["config"]
     lines = [
         f"# {cfg['dataset']} accuracy, CPU budget `{cfg['tag']}`", "",
-        f"Command: `{env['command']}`", "",
+        f"Command: `{env['command']}`" + (f" (resuming `{meta['resumed_from']}`)" if meta.get("resumed_from") else ""), "",
         f"Budget: {cfg['samples']} training images (seeded subset), {cfg['epochs']} epochs, batch 256, "
         f"{cfg['image_size']}x{cfg['image_size']}, seeds {cfg['seeds']}; linear probe {cfg['probe_epochs']} epochs "
         f"(lr from {{1e-3, 3e-3, 1e-2}} chosen on val), kNN k=200 T=0.07; test split (10,000 images).", "",
@@ -166,6 +167,10 @@ def plot(records: list[dict[str, Any]], rows: list[str], path: Any, title: str) 
     plt.close(fig)
 
 
+def plot_title(cfg: dict[str, Any]) -> str:
+    return f"{cfg['dataset']}: {cfg['samples']} images, {cfg['epochs']} epochs, tiny backbone, mean of seeds {cfg['seeds']}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", nargs="+", default=[*IMAGE_METHODS, *BASELINES], help="rows to run")
@@ -180,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--val-fraction", type=float, default=0.05, help="held-out part of the train split (lr choice, curve)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared CPU)")
     parser.add_argument("--tag", default="cpu")
+    parser.add_argument("--resume", action="store_true", help="skip (method, seed) pairs already in this tag's JSON")
+    parser.add_argument("--report-only", action="store_true", help="only rewrite the table and plot from the JSON")
     parser.add_argument("--root", default="data")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -190,19 +197,35 @@ def main(argv: list[str] | None = None) -> None:
     stem = RESULTS / f"accuracy_{args.dataset}_{args.tag}"
     meta: dict[str, Any] = {"environment": environment(), "config": {**vars(args)}}
     records: list[dict[str, Any]] = []
+    previous = 0.0
+    if (args.resume or args.report_only) and stem.with_suffix(".json").exists():  # keep the rows an interrupted run of this tag finished
+        old = json.loads(stem.with_suffix(".json").read_text())
+        records, previous = old["records"], old.get("wall_seconds", 0.0)
+        meta["resumed_from"] = old["environment"]["command"]
+    if args.report_only:  # rewrite the table and plot of this tag's JSON, rows in --methods order
+        rows = [m for m in args.methods if any(r["name"] == m for r in records)]
+        summary = summarise(records, rows)
+        old_meta = {**json.loads(stem.with_suffix(".json").read_text()), "summary": summary}
+        write_json(stem.with_suffix(".json"), old_meta)
+        stem.with_suffix(".md").write_text(markdown(summary, old_meta))
+        plot(records, rows, stem.with_suffix(".png"), plot_title(old_meta["config"]))
+        print(stem.with_suffix(".md").read_text())
+        return
     start = time.perf_counter()
     for name in args.methods:
         for seed in args.seeds:
+            if any(r["name"] == name and r["seed"] == seed for r in records):
+                continue
             r = run_one(name, seed, args, dm)
             records.append(r)
             print(f"{name} seed {seed}: probe {r['probe_test_top1']:.4f} kNN {r['knn_test_top1']:.4f} "
                   f"({r['seconds']:.0f}s, total {(time.perf_counter() - start) / 60:.1f} min)", flush=True)
-            meta["wall_seconds"] = time.perf_counter() - start
-            summary = summarise(records, args.methods)
+            meta["wall_seconds"] = previous + time.perf_counter() - start
+            summary = summarise(records, list(dict.fromkeys([*args.methods, *(r["name"] for r in records)])))
             write_json(stem.with_suffix(".json"), {**meta, "summary": summary, "records": records})
             stem.with_suffix(".md").write_text(markdown(summary, meta))
-        title = f"{args.dataset}: {args.samples} images, {args.epochs} epochs, mean of seeds {args.seeds}"
-        plot(records, args.methods, stem.with_suffix(".png"), title)
+        title = plot_title(vars(args))
+        plot(records, list(dict.fromkeys([*args.methods, *(r["name"] for r in records)])), stem.with_suffix(".png"), title)
     print(stem.with_suffix(".md").read_text())
 
 

@@ -175,6 +175,8 @@ def option_records(args: argparse.Namespace, images: torch.Tensor) -> list[dict]
     if args.try_compile:
         options["torch_compile"] = dict(compile=True)
     for name, kw in options.items():
+        if args.options and name not in args.options:
+            continue
         other = Ours(args, **kw)
         y1, y2 = (x.contiguous(memory_format=other.fmt) for x in (x1, x2))
         start = time.perf_counter()
@@ -207,7 +209,9 @@ def method_records(args: argparse.Namespace) -> list[dict]:
     dm.setup("fit")
     for name in args.methods:
         L.seed_everything(0, verbose=False)
-        model = build_method(name, image_size=args.image_size, width=args.backbone_kwargs.get("width", 16))
+        same = {} if name == "mae" else dict(backbone=args.backbone, backbone_kwargs=args.backbone_kwargs,
+                                              cifar_stem=args.cifar_stem)  # MAE needs its ViT
+        model = build_method(name, image_size=args.image_size, **same)
         clock = BatchClock()
         trainer = L.Trainer(accelerator="gpu" if args.device == "cuda" else "cpu", devices=1, max_steps=steps,
                             logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -271,6 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile our backbone in the side-by-side runs")
     p.add_argument("--try-compile", action="store_true", help="add option/torch_compile (slow to compile on CPU)")
+    p.add_argument("--options", nargs="+", default=None, help="only these option/* rows (default: all)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps before the windows")
     p.add_argument("--windows", type=int, default=3)
     p.add_argument("--steps", type=int, default=3, help="steps per timed window")
