@@ -158,3 +158,12 @@ def test_mocov3_trains_resnet_and_vit(backbone, kwargs):
     assert any(not torch.equal(b, t) for b, t in zip(before, model.teacher.parameters(), strict=True))
     if "freeze_patch_embed" in kwargs:
         assert not any(p.requires_grad for p in model.backbone.patch_embed.parameters())
+
+
+def test_mocov2_shuffled_keys_keep_input_order():
+    model = small(MoCoV2, key_chunks=4)
+    x = torch.randn(8, 3, 16, 16)
+    model.teacher.eval()  # running statistics: chunking must not change any key, only BN batch statistics do
+    torch.testing.assert_close(model.keys(x), model.teacher(x))
+    model.teacher.train()  # batch statistics per shuffled chunk: keys differ from one whole-batch pass
+    assert not torch.allclose(model.keys(x), model.teacher(x))

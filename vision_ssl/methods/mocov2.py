@@ -6,7 +6,10 @@ gradient and moves by EMA (m = 0.99 here; 0.999 in the paper's 800-epoch ImageNe
 much smaller fraction of training). The query of view 1 is contrasted with the key of view 2 (positive) and a
 FIFO queue of keys from earlier batches (negatives), InfoNCE with t = 0.2 (Eq. 1). The queue is a buffer, so
 it is checkpointed and resumes exactly; under DDP the keys of every rank are enqueued, so all ranks hold the
-same queue. MoCo's shuffling BN across GPUs is not implemented: use `--trainer.sync_batchnorm true` on GPUs.
+same queue. MoCo's shuffling BN (Sec. 3.3) keeps BatchNorm statistics from leaking which key is the positive:
+here the key encoder sees a random permutation of the batch in `key_chunks` sub-batches, each normalised with
+its own statistics, so query and key batches never share BN statistics (the single-process form of shuffling
+the keys across GPUs).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class MoCoV2(SSLMethod):
         temperature: InfoNCE temperature (paper: 0.2).
         momentum: EMA momentum of the key encoder (paper: 0.999 on ImageNet; 0.99 suits short runs).
         symmetric: also contrast query 2 with key 1 (not in the paper; 2x the signal per step).
+        key_chunks: sub-batches of shuffled keys with separate BN statistics (shuffling BN); 1 disables it.
         **kwargs: `SSLMethod` arguments (backbone, optimizer, ...).
     """
 
@@ -49,12 +53,15 @@ class MoCoV2(SSLMethod):
         temperature: float = 0.2,
         momentum: float = 0.99,
         symmetric: bool = False,
+        key_chunks: int = 2,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        if key_chunks < 1:
+            raise ValueError(f"key_chunks must be >= 1, got {key_chunks}")
         if not 0 <= momentum <= 1:
             raise ValueError(f"momentum must be in [0, 1], got {momentum}")
         self.projector = mocov2_projector(self.num_features, proj_hidden_dim, proj_output_dim)
@@ -81,19 +88,24 @@ class MoCoV2(SSLMethod):
         self.queue[idx] = keys.to(self.queue.dtype)
         self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % self.queue.shape[0])
 
+    @torch.no_grad()
+    def keys(self, x: torch.Tensor) -> torch.Tensor:
+        """Key-encoder outputs (B, D) of a batch, computed on shuffled sub-batches (shuffling BN)."""
+        perm = torch.randperm(x.shape[0], device=x.device)
+        k = torch.cat([self.teacher(c) for c in x[perm].chunk(self.hparams.key_chunks)])
+        return k[torch.argsort(perm)]  # back to the input order
+
     def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         x1, x2 = views
         h1 = self.backbone(x1)  # (B, F)
         q1 = self.projector(h1)  # (B, D)
-        with torch.no_grad():
-            k2 = self.teacher(x2)  # (B, D): no gradient through the key encoder
+        k2 = self.keys(x2)  # (B, D): no gradient through the key encoder
         queue = self.queue.clone()  # enqueueing below must not alter what the backward pass reads
         loss = info_nce_with_queue(q1, k2, queue, self.hparams.temperature)
         keys = [k2]
         if self.hparams.symmetric:
             q2 = self.projector(self.backbone(x2))
-            with torch.no_grad():
-                k1 = self.teacher(x1)
+            k1 = self.keys(x1)
             loss = (loss + info_nce_with_queue(q2, k1, queue, self.hparams.temperature)) / 2
             keys.append(k1)
         for k in keys:
