@@ -159,7 +159,7 @@ def test_lightning_ddp_through_the_cli(tmp_path):
            "--model.init_args.proj_output_dim=64", "--data.init_args.root", DATA_ROOT,
            "--data.init_args.num_workers=0", "--data.init_args.max_train_samples=256", "--data.init_args.batch_size=16"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in proc.stderr + proc.stdout
     assert Path(tmp_path / "ckpt" / "last.ckpt").is_file()
