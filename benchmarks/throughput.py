@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import json
 import os
 import sys
 import time
@@ -71,7 +72,7 @@ class Ours:
                             temperature=0.2, gather_distributed=False).to(self.device, memory_format=self.fmt)
         params = [*self.model.backbone.parameters(), *self.model.projector.parameters()]
         self.opt = torch.optim.AdamW(params, lr=1e-3)
-        self.compile_seconds: float | None = None
+        self.plain_backbone = self.model.backbone  # the peer copies this one, never the compiled wrapper
         if compile:
             self.model.backbone = torch.compile(self.model.backbone)
 
@@ -93,7 +94,7 @@ class Ours:
 def peer_model(args: argparse.Namespace, ours: Ours) -> tuple[LightlySimCLR, Any, torch.optim.Optimizer, Any]:
     from lightly.loss import NTXentLoss
 
-    model = LightlySimCLR(copy.deepcopy(ours.model.backbone), args.proj_hidden_dim, 128).to(ours.device, memory_format=ours.fmt)
+    model = LightlySimCLR(copy.deepcopy(ours.plain_backbone), args.proj_hidden_dim, 128).to(ours.device, memory_format=ours.fmt)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     autocast = torch.autocast(ours.device.type, dtype=torch.bfloat16, enabled=ours.bf16)
     return model, NTXentLoss(temperature=0.2), opt, autocast
@@ -200,9 +201,9 @@ class BatchClock(Callback):
         self.sizes.append(batch[1].shape[0])
 
 
-def method_records(args: argparse.Namespace) -> list[dict]:
+def method_records(args: argparse.Namespace, save: Any = None) -> list[dict]:
     """Every image method trained by Lightning on the same data: steady windows from batch-end timestamps."""
-    out = []
+    out: list[dict] = []
     steps = args.warmup + args.windows * args.steps + 1
     dm = FashionMNISTDataModule(root=args.root, image_size=args.image_size, channels=3, batch_size=args.batch_size,
                                 num_workers=args.workers, max_train_samples=max(steps * args.batch_size, 2 * args.batch_size))
@@ -234,6 +235,8 @@ def method_records(args: argparse.Namespace) -> list[dict]:
         out.append(record(f"method/{name}", rates, None, None, backbone=model.hparams.backbone,
                           data_img_per_s=median(data), peak_memory_mib=mem.mib))
         print(f"method/{name}: {median(rates):.0f} img/s train, {median(data):.0f} img/s data", flush=True)
+        if save is not None:
+            save(out)
     return out
 
 
@@ -258,6 +261,11 @@ def markdown(records: list[dict], meta: dict) -> str:
         peer = f"{r['peer_img_per_s']:.0f}" if r["peer_img_per_s"] else "-"
         ratio = f"**{r['ratio']:.2f}**" if r["ratio"] else "-"
         lines.append(f"| {r['name']} | {r['ours_img_per_s']:.0f} | {r['peer'] or '-'} | {peer} | {ratio} | {'; '.join(notes)} |")
+    env_notes = [*meta.get("appended_to", {}).get("config", {}).get("note", []), *cfg.get("note", [])]
+    if meta.get("appended_to"):
+        lines += ["", f"Rows above `method/*` come from `{meta['appended_to']['environment']['command']}`; the "
+                  "`method/*` rows were appended by the command at the top."]
+    lines += [""] + [f"- {n}" for n in env_notes]
     return "\n".join(lines) + "\n"
 
 
@@ -285,6 +293,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--root", default="data")
     p.add_argument("--tag", default="cpu")
+    p.add_argument("--append", action="store_true", help="add the rows to this tag's existing results")
+    p.add_argument("--note", action="append", default=[], help="a line added under the table (e.g. what was not run)")
     args = p.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no GPU visible; nothing measured")
@@ -297,15 +307,22 @@ def main(argv: list[str] | None = None) -> None:
     meta = {"environment": environment(), "config": {k: v for k, v in vars(args).items()}}
     start, records = time.perf_counter(), []
     stem = RESULTS / f"throughput_{args.tag}"
+    if args.append and stem.with_suffix(".json").exists():  # add rows to an earlier run of this tag (same settings)
+        records = json.loads(stem.with_suffix(".json").read_text())
+        meta["appended_to"] = json.loads((stem.parent / f"{stem.name}_env.json").read_text())
+
+    def save(new: list[dict]) -> None:
+        meta["wall_seconds"] = time.perf_counter() - start
+        write_json(stem.with_suffix(".json"), records + new)  # the list of records; machine and command beside it
+        write_json(stem.parent / f"{stem.name}_env.json", meta)
+        stem.with_suffix(".md").write_text(markdown(records + new, meta))
+
     for section, fn in (("side", lambda: side_by_side(args, images)), ("options", lambda: option_records(args, images)),
-                        ("methods", lambda: method_records(args))):
+                        ("methods", lambda: method_records(args, save))):
         if section == "side" and not {"data", "step", "e2e"} & set(args.sections) or section != "side" and section not in args.sections:
             continue
         records += fn()
-        meta["wall_seconds"] = time.perf_counter() - start
-        write_json(stem.with_suffix(".json"), records)  # the list of records; machine and command beside it
-        write_json(stem.parent / f"{stem.name}_env.json", meta)
-        stem.with_suffix(".md").write_text(markdown(records, meta))
+        save([])
         print(f"{section} done at {meta['wall_seconds']:.0f}s", flush=True)
     print(stem.with_suffix(".md").read_text())
 
