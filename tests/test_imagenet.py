@@ -61,3 +61,16 @@ def test_encoder_features_on_grayscale_dataset_images():
     with torch.no_grad():
         z = enc(enc.normalize(images))
     assert z.shape == (2, 1280) and torch.isfinite(z).all()
+
+
+def test_local_weights_file_gives_the_same_encoder(tmp_path):
+    from vision_ssl.eval.imagenet import package_weights_path
+
+    images = torch.randint(0, 256, (2, 3, 40, 40), dtype=torch.uint8)
+    ref = ImageNetEncoder("efficientnet_lite0_package", image_size=64).eval()
+    timm_layout = tmp_path / "lite0_timm.pth"
+    torch.save({"state_dict": efficientnet_lite0_from_package().state_dict()}, timm_layout)
+    for path in (package_weights_path(), timm_layout):  # efficientnet_pytorch layout, and timm's own layout
+        enc = ImageNetEncoder(f"timm:tf_efficientnet_lite0={path}", image_size=64).eval()
+        with torch.no_grad():
+            torch.testing.assert_close(enc(enc.normalize(images)), ref(ref.normalize(images)))
