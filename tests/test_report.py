@@ -55,3 +55,15 @@ def test_report_end_to_end(tmp_path):
     sprites = sorted(p.parent.name for p in (out / "projector").rglob("sprite.png"))  # thumbnails, one per encoder
     assert sprites == ["0_SimCLR_tiny_width_4_seed0", "1_SimCLR_tiny_width_4_seed1", "2_random_weights_tiny_width_4_seed0",
                        "3_ImageNet_supervised_tf_efficientnet_lite0_seed"]
+
+
+def test_evaluator_commands(tmp_path, capsys):
+    ckpt = tiny_checkpoint(tmp_path / "seed0.ckpt", 0)
+    main(["probe", ckpt, "--random-baseline", "--test", "--epochs", "2", "--lrs", "1e-2", "--wds", "0", "1e-2"])
+    main(["knn", ckpt, "--random-baseline", "--k", "5"])
+    main(["finetune", "efficientnet_lite0_package", "--data-from", ckpt, "--image-size", "32", "--epochs", "1",
+          "--label-fractions", "0.5", "--test"])
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0].strip() for line in out[:4]] == ["pretrained", "random weights"] * 2
+    assert "linear-probe top-1" in out[0] and "test top-1" in out[1] and "kNN top-1" in out[2]
+    assert out[4].startswith("ImageNet supervised tf_efficientnet_lite0, 50% labels") and "test top-1" in out[4]

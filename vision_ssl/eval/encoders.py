@@ -52,6 +52,21 @@ def _arch(model: nn.Module) -> str:
     return hp["backbone"] + (f"({extra})" if extra else "") + ("+cifar_stem" if hp.get("cifar_stem") else "")
 
 
+def cli_encoders(
+    spec: str, data_from: str | None, image_size: int, random_baseline: bool, **data_overrides: Any
+) -> tuple[list[tuple[str, Any]], ImageDataModule]:
+    """(name, encoder) rows for an evaluator command: the spec, plus its random-weights twin if asked."""
+    if not is_checkpoint_spec(spec):
+        if random_baseline:
+            raise ValueError("--random-baseline needs a checkpoint (its architecture is re-initialised)")
+        enc, dm = load_encoder(spec, data_from, image_size, **data_overrides)
+        return [(enc.method, enc)], dm
+    model, dm = load_run(spec, **data_overrides)
+    if data_from is not None:
+        dm = load_run(data_from, **data_overrides)[1]
+    return [("pretrained", model)] + ([("random weights", random_twin(model))] if random_baseline else []), dm
+
+
 def load_encoder(
     spec: str, data_from: str | None = None, image_size: int = 96, seed: int = 0, **data_overrides: Any
 ) -> tuple[Encoder, ImageDataModule]:

@@ -95,10 +95,12 @@ def knn_eval(model, dm, k: int = 200, temperature: float = 0.07, test: bool = Fa
 
 
 def main(argv: list[str] | None = None) -> None:
-    from vision_ssl.eval.features import load_run, random_twin
+    from vision_ssl.eval.encoders import cli_encoders
 
     parser = argparse.ArgumentParser(prog="vision-ssl knn", description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", help="a checkpoint written by `vision-ssl fit`")
+    parser.add_argument("encoder", help="a `vision-ssl fit` checkpoint, efficientnet_lite0_package, timm:NAME[=PATH]")
+    parser.add_argument("--data-from", default=None, help="checkpoint whose data module to use (ImageNet encoders)")
+    parser.add_argument("--image-size", type=int, default=96, help="input side of ImageNet encoders")
     parser.add_argument("--k", type=int, default=200, help="neighbours voting (default 200, as in Wu et al.)")
     parser.add_argument("--temperature", type=float, default=0.07, help="vote weights exp(sim / T)")
     parser.add_argument("--random-baseline", action="store_true", help="also evaluate the backbone with random weights")
@@ -106,13 +108,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", default=None, help="override the data root stored in the checkpoint")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
-    model, dm = load_run(args.checkpoint, **({"root": args.root} if args.root else {}))
-    rows = [("pretrained", model)] + ([("random weights", random_twin(model))] if args.random_baseline else [])
+    overrides = {"root": args.root} if args.root else {}
+    rows, dm = cli_encoders(args.encoder, args.data_from, args.image_size, args.random_baseline, **overrides)
     for name, m in rows:
         start = time.perf_counter()
         r = knn_eval(m, dm, args.k, args.temperature, test=args.test, device=args.device)
         extra = f"  test top-1 {r['test_top1']:.4f}" if "test_top1" in r else ""
-        print(f"{name:>15}: val kNN top-1 {r['val_top1']:.4f} (k={args.k}, T={args.temperature}, "
+        print(f"{name:>20}: val kNN top-1 {r['val_top1']:.4f} (k={args.k}, T={args.temperature}, "
               f"{time.perf_counter() - start:.0f}s){extra}")
 
 

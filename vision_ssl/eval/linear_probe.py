@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from vision_ssl.eval.features import extract_splits, load_run, random_twin
+from vision_ssl.eval.features import extract_splits
 
 if TYPE_CHECKING:
     from vision_ssl.methods.base import SSLMethod
@@ -99,8 +99,12 @@ def linear_probe(
 
 
 def main(argv: list[str] | None = None) -> None:
+    from vision_ssl.eval.encoders import cli_encoders
+
     parser = argparse.ArgumentParser(prog="vision-ssl probe", description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", help="a checkpoint written by `vision-ssl fit`")
+    parser.add_argument("encoder", help="a `vision-ssl fit` checkpoint, efficientnet_lite0_package, timm:NAME[=PATH]")
+    parser.add_argument("--data-from", default=None, help="checkpoint whose data module to use (ImageNet encoders)")
+    parser.add_argument("--image-size", type=int, default=96, help="input side of ImageNet encoders")
     parser.add_argument("--random-baseline", action="store_true", help="also probe the same backbone with random weights")
     parser.add_argument("--test", action="store_true", help="also report test top-1 (final reports only)")
     parser.add_argument("--epochs", type=int, default=100, help="probe training epochs over the cached features")
@@ -110,16 +114,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", default=None, help="override the data root stored in the checkpoint")
     args = parser.parse_args(argv)
     overrides = {"root": args.root} if args.root else {}
-    model, dm = load_run(args.checkpoint, **overrides)
-    rows = [("pretrained", model)]
-    if args.random_baseline:
-        rows.append(("random weights", random_twin(model)))
+    rows, dm = cli_encoders(args.encoder, args.data_from, args.image_size, args.random_baseline, **overrides)
     for name, m in rows:
         start = time.perf_counter()
         r = linear_probe(m, dm, lrs=args.lrs, epochs=args.epochs, test=args.test, device=args.device, wds=args.wds)
         extra = f"  test top-1 {r['test_top1']:.4f}" if "test_top1" in r else ""
         print(
-            f"{name:>15}: val linear-probe top-1 {r['val_top1']:.4f} (lr {r['lr']:g}, wd {r['wd']:g}, {r['num_train']} train / "
+            f"{name:>20}: val linear-probe top-1 {r['val_top1']:.4f} (lr {r['lr']:g}, wd {r['wd']:g}, {r['num_train']} train / "
             f"{r['num_val']} val images, {time.perf_counter() - start:.0f}s){extra}"
         )
 
