@@ -78,7 +78,8 @@ def cli_args_for(config: Path, tmp_path: Path) -> list[str]:
         return args + FAST_DATA_ARGS[cls]
     return args + ["--data", "vision_ssl.data.FakeDataModule", "--data.init_args.num_samples", "64",
                    "--data.init_args.image_size", str(init.get("image_size", 32)),
-                   "--data.init_args.batch_size", str(min(16, init.get("batch_size", 16)))]
+                   "--data.init_args.batch_size", str(min(16, init.get("batch_size", 16))),
+                   "--data.init_args.num_workers", "0"]
 
 
 def set_threads() -> None:
