@@ -265,6 +265,10 @@ def markdown(records: list[dict], meta: dict) -> str:
     if meta.get("appended_to"):
         lines += ["", f"Rows above `method/*` come from `{meta['appended_to']['environment']['command']}`; the "
                   "`method/*` rows were appended by the command at the top."]
+    if env["gpu"] is None:
+        env_notes.append("CPU peak memory is the peak RSS above the RSS at the start of each method's run, in one "
+                         "process that ran the earlier rows first: memory the allocator kept from them is reused and "
+                         "not counted, so small values understate a method's footprint.")
     lines += [""] + [f"- {n}" for n in env_notes]
     return "\n".join(lines) + "\n"
 
