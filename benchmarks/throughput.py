@@ -28,15 +28,14 @@ import sys
 import time
 from typing import Any
 
-import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import IMAGE_METHODS, RESULTS, build_method, environment, write_json  # noqa: E402
+from common import IMAGE_METHODS, RESULTS, environment, write_json  # noqa: E402
 from lightly_peer import LightlySimCLR, PILDataset, lightly_step, require_lightly, simclr_transform  # noqa: E402
-from timing import PeakMemory, fresh_iterator_windows, interleaved, median  # noqa: E402
+from method_speed import method_records  # noqa: E402
+from timing import fresh_iterator_windows, interleaved, median, record  # noqa: E402
 
 from vision_ssl.data import FashionMNISTDataModule  # noqa: E402
 from vision_ssl.data.base import TensorImageDataset  # noqa: E402
@@ -52,13 +51,6 @@ def load_images(n: int, size: int, root: str) -> torch.Tensor:
         return dm.train_set.dataset.images[idx].expand(-1, 3, -1, -1).contiguous()
     except FileNotFoundError:
         return torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8)
-
-
-def record(name: str, ours: list[float], peer_name: str | None, peer: list[float] | None, **extra: Any) -> dict:
-    o = median(ours)
-    p = median(peer) if peer else None
-    return {"name": name, "ours_img_per_s": o, "peer": peer_name, "peer_img_per_s": p,
-            "ratio": o / p if p else None, "ours_windows": ours, "peer_windows": peer, **extra}
 
 
 class Ours:
@@ -186,57 +178,6 @@ def option_records(args: argparse.Namespace, images: torch.Tensor) -> list[dict]
         r = interleaved({"ours": lambda: other.step(y1, y2) or y1.shape[0], "peer": lambda: base.step(x1, x2) or x1.shape[0]},  # noqa: B023
                         args.warmup, args.windows, args.steps, base.device)
         out.append(record(f"option/{name}", r["ours"], "same step, option off", r["peer"], first_step_seconds=first))
-    return out
-
-
-class BatchClock(Callback):
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self.sizes: list[int] = []
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        self.times.append(time.perf_counter())
-        self.sizes.append(batch[1].shape[0])
-
-
-def method_records(args: argparse.Namespace, save: Any = None) -> list[dict]:
-    """Every image method trained by Lightning on the same data: steady windows from batch-end timestamps."""
-    out: list[dict] = []
-    steps = args.warmup + args.windows * args.steps + 1
-    dm = FashionMNISTDataModule(root=args.root, image_size=args.image_size, channels=3, batch_size=args.batch_size,
-                                num_workers=args.workers, max_train_samples=max(steps * args.batch_size, 2 * args.batch_size))
-    dm.setup("fit")
-    for name in args.methods:
-        L.seed_everything(0, verbose=False)
-        same = {} if name == "mae" else dict(backbone=args.backbone, backbone_kwargs=args.backbone_kwargs,
-                                              cifar_stem=args.cifar_stem)  # MAE needs its ViT
-        model = build_method(name, image_size=args.image_size, **same)
-        clock = BatchClock()
-        trainer = L.Trainer(accelerator="gpu" if args.device == "cuda" else "cpu", devices=1, max_steps=steps,
-                            logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                            enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
-                            precision="bf16-mixed" if args.bf16 else "32-true", callbacks=[clock])
-        with PeakMemory(args.device) as mem:
-            trainer.fit(model, dm)
-        t, n = clock.times[args.warmup :], clock.sizes[args.warmup :]
-        rates = [sum(n[i + 1 : i + 1 + args.steps]) / (t[i + args.steps] - t[i])
-                 for i in range(0, len(t) - args.steps, args.steps)]
-        model.to(args.device)
-        loader = lambda: dm.train_dataloader()  # noqa: E731
-
-        def consume(batch: Any, model: Any = model) -> int:
-            with torch.no_grad():
-                model.make_views(batch[0].to(args.device))
-            return batch[0].shape[0]
-
-        data = fresh_iterator_windows({"d": loader}, {"d": consume}, args.warmup, args.windows, args.steps, args.device)["d"]
-        out.append(record(f"method/{name}", rates, None, None, backbone=model.hparams.backbone,
-                          data_img_per_s=median(data), peak_memory_mib=mem.mib))
-        print(f"method/{name}: {median(rates):.0f} img/s train, {median(data):.0f} img/s data", flush=True)
-        if save is not None:
-            save(out)
     return out
 
 

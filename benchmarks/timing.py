@@ -108,3 +108,10 @@ class PeakMemory:
             self.mib = (torch.cuda.max_memory_allocated() - self._base) / 2**20
         elif self._base >= 0:
             self.mib = (_status_kb("VmHWM") - self._base) / 1024
+
+
+def record(name: str, ours: list[float], peer_name: str | None, peer: list[float] | None, **extra: Any) -> dict:
+    o = median(ours)
+    p = median(peer) if peer else None
+    return {"name": name, "ours_img_per_s": o, "peer": peer_name, "peer_img_per_s": p,
+            "ratio": o / p if p else None, "ours_windows": ours, "peer_windows": peer, **extra}
