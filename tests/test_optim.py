@@ -31,7 +31,7 @@ def test_lars_rejects_bad_lr():
 def test_warmup_cosine_shape():
     f = [warmup_cosine_factor(s, 10, 110) for s in range(110)]
     assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
-    assert all(a >= b for a, b in zip(f[9:], f[10:]))  # non-increasing after warm-up
+    assert all(a >= b for a, b in zip(f[9:], f[10:], strict=False))  # non-increasing after warm-up
     assert f[-1] == pytest.approx(0.0, abs=1e-3)
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2.0)
     sched = WarmupCosine(opt, warmup_steps=2, total_steps=4)

@@ -19,7 +19,7 @@ def mlp(dims: Sequence[int], batch_norm: bool = True, last_batch_norm: bool = Fa
     if len(dims) < 2 or min(dims) < 1:
         raise ValueError(f"dims must hold at least two positive widths, got {list(dims)}")
     layers: list[nn.Module] = []
-    for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+    for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
         last = i == len(dims) - 2
         layers.append(nn.Linear(d_in, d_out, bias=last_bias if last else not batch_norm))
         if not last:

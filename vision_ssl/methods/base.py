@@ -31,7 +31,12 @@ from torchvision.utils import make_grid
 
 from vision_ssl.backbones import create_backbone
 from vision_ssl.eval.monitor import ValidationMonitor
-from vision_ssl.methods.checks import check_batch_size, check_checkpoint_method, check_finite, check_image_size
+from vision_ssl.methods.checks import (
+    check_batch_size,
+    check_checkpoint_method,
+    check_finite,
+    check_image_size,
+)
 from vision_ssl.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalize, SimCLRAugment
 from vision_ssl.utils import distributed
 from vision_ssl.utils.schedules import WarmupCosine
