@@ -28,7 +28,6 @@ test: install data
 
 lint: install
 	$(BIN)/ruff check vision_ssl tests benchmarks
-	$(BIN)/ruff format --check vision_ssl tests benchmarks
 	$(BIN)/mypy vision_ssl
 
 clean:
