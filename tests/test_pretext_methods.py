@@ -72,15 +72,19 @@ def test_rotation_classes_follow_configured_subset():
 @torch.no_grad()
 def pretext_score(model: L.LightningModule, dm) -> float:  # noqa: ANN001
     """Held-out pretext accuracy (rotation, jigsaw) or masked reconstruction MSE (inpainting, MAE), eval mode."""
+    was_training = model.training
     model.eval()
     images = model.normalize(torch.stack([dm.val_set[i][0] for i in range(512)]))
     torch.manual_seed(0)
     if isinstance(model, Rotation):
-        return model.pretext(images)[1].item()
-    if isinstance(model, Jigsaw):
-        return model.pretext(*make_jigsaw(images, model.perms, jitter=False))[1].item()
-    mask = model.sample_mask(512, images.device) if isinstance(model, Inpainting) else random_patch_mask(512, 49, 0.75)
-    return model.reconstruct(images, mask)[0].item()
+        score = model.pretext(images)[1].item()
+    elif isinstance(model, Jigsaw):
+        score = model.pretext(*make_jigsaw(images, model.perms, jitter=False))[1].item()
+    else:
+        mask = model.sample_mask(512, images.device) if isinstance(model, Inpainting) else random_patch_mask(512, 49, 0.75)
+        score = model.reconstruct(images, mask)[0].item()
+    model.train(was_training)  # Lightning keeps a module's mode: training must not start in eval mode
+    return score
 
 
 # The recipe of benchmarks/pretext_cpu.py (see benchmarks/results/pretext_cpu.md for its measured numbers):
