@@ -104,6 +104,16 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> VisionSSLCLI:
     )
 
 
+def user_message(err: BaseException) -> str:
+    """Our message alone when jsonargparse wrapped a constructor's error in its union-validation report."""
+    text = str(err)
+    if "Does not validate against any of the Union subtypes" not in text:
+        return text
+    bullets = [line.strip()[2:] for line in text.splitlines() if line.strip().startswith("- ")]
+    ours = [b for b in bullets if not b.startswith(("Expected a <class 'NoneType'>", "Problem with given class_path"))]
+    return ours[0] if ours else text
+
+
 def main(args: list[str] | None = None) -> None:
     """Entry point of the `vision-ssl` console script; `args` lets tests call it in-process.
 
@@ -117,11 +127,11 @@ def main(args: list[str] | None = None) -> None:
             module, _, func = EXTRA_COMMANDS[argv[0]].rpartition(".")
             getattr(importlib.import_module(module), func)(argv[1:])
         else:
-            build_cli(argv)
+            build_cli(args)  # None: LightningCLI reads sys.argv itself
     except USER_ERRORS as err:
         if os.environ.get("VISION_SSL_TRACEBACK") or args is not None:
             raise  # in-process callers (tests, notebooks) get the exception itself
-        sys.exit(f"vision-ssl: error: {err}\n(set VISION_SSL_TRACEBACK=1 for the full traceback)")
+        sys.exit(f"vision-ssl: error: {user_message(err)}\n(set VISION_SSL_TRACEBACK=1 for the full traceback)")
 
 
 if __name__ == "__main__":
