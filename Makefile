@@ -33,7 +33,7 @@ lint: install
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache .mypy_cache
 
-# Benchmarks (benchmarks/README section in README.md). LightlySSL comes from the `bench` extra, for the side-by-side only.
+# Benchmarks (see the Benchmarks section of README.md). LightlySSL comes from the `bench` extra, for the side-by-side only.
 .PHONY: bench-install bench-quick bench-accuracy
 BENCH_QUICK_ARGS ?= --batch-size 64 --warmup 1 --windows 3 --steps 2 --workers 2
 

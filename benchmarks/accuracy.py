@@ -132,12 +132,12 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"Machine: {env['cpu']}, {env['cpu_cores']} cores, torch threads {env['torch_threads']}, load average "
         f"{env['load_avg_1min']} at start (shared); total wall time {meta['wall_seconds'] / 60:.1f} min. "
         f"Versions: {', '.join(f'{k} {v}' for k, v in env['versions'].items() if v)}.", "",
-        "| method | backbone | linear probe top-1 (%) | kNN top-1 (%) | train images/s |",
-        "| --- | --- | --- | --- | --- |",
+        "| method | backbone | seeds | linear probe top-1 (%) | kNN top-1 (%) | train images/s |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for s in summary:
         speed = f"{s['train_img_per_s']:.0f}" if s["train_img_per_s"] else "-"
-        lines.append(f"| {s['name']} | {s['backbone']} | {s['probe']} | {s['knn']} | {speed} |")
+        lines.append(f"| {s['name']} | {s['backbone']} | {s['seeds']} | {s['probe']} | {s['knn']} | {speed} |")
     return "\n".join(lines) + "\n"
 
 
@@ -148,7 +148,7 @@ def plot(records: list[dict[str, Any]], rows: list[str], path: Any, title: str) 
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name in rows:
+    for i, name in enumerate(rows):
         curves = [r["curve"] for r in records if r["name"] == name and r["curve"]]
         if not curves:
             continue
@@ -156,7 +156,8 @@ def plot(records: list[dict[str, Any]], rows: list[str], path: Any, title: str) 
         if len(mean) == 1:  # a baseline without training: a horizontal line
             ax.axhline(100 * mean[0], ls="--", lw=1, color="gray", label=name)
         else:
-            ax.plot(range(len(mean)), [100 * m for m in mean], marker="o", ms=3, label=name)
+            ax.plot(range(len(mean)), [100 * m for m in mean], marker="o" if i < 10 else "s", ms=3,
+                    ls="-" if i < 10 else "--", label=name)  # 10 colours, then dashed
     ax.set_xlabel("epoch")
     ax.set_ylabel("kNN val top-1 (%)")
     ax.set_title(title, fontsize=9)
@@ -206,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = [m for m in args.methods if any(r["name"] == m for r in records)]
         summary = summarise(records, rows)
         old_meta = {**json.loads(stem.with_suffix(".json").read_text()), "summary": summary}
+        old_meta["config"]["seeds"] = sorted({r["seed"] for r in records})
         write_json(stem.with_suffix(".json"), old_meta)
         stem.with_suffix(".md").write_text(markdown(summary, old_meta))
         plot(records, rows, stem.with_suffix(".png"), plot_title(old_meta["config"]))
