@@ -15,19 +15,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from helpers import fashion_mnist, quiet_trainer  # noqa: E402
 
 from vision_ssl.eval import linear_probe  # noqa: E402
-from vision_ssl.eval.features import init_kwargs  # noqa: E402
+from vision_ssl.eval.features import init_kwargs
 from vision_ssl.registry import METHODS, resolve  # noqa: E402
+from vision_ssl.utils.callbacks import Throughput  # noqa: E402
 
 HEADS: dict[str, dict[str, Any]] = {
     "simclr": dict(proj_hidden_dim=512, proj_output_dim=128, temperature=0.2),
@@ -49,22 +48,6 @@ def build(method: str, **overrides: Any) -> L.LightningModule:
     kw.update(HEADS[method])
     kw.update(overrides)
     return cls(**kw)
-
-
-class Throughput(Callback):
-    """Seconds spent in training epochs (validation disabled in these runs) and images seen."""
-
-    def __init__(self) -> None:
-        self.seconds, self.images, self._start = 0.0, 0, 0.0
-
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
-        self.images += batch[1].shape[0]
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.seconds += time.perf_counter() - self._start
 
 
 def run(method: str, epochs: int, samples: int, batch_size: int = 256, probe_epochs: int = 30) -> dict[str, float]:

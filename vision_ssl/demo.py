@@ -9,28 +9,12 @@ from __future__ import annotations
 import argparse
 import time
 
-import lightning as L
 import torch
 
 from vision_ssl.cli import build_cli
 from vision_ssl.eval import linear_probe
 from vision_ssl.eval.features import init_kwargs
-
-
-class _Throughput(L.Callback):
-    """Counts training images and the time spent in training epochs (validation excluded)."""
-
-    def __init__(self) -> None:
-        self.images, self.seconds, self._start = 0, 0.0, 0.0
-
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
-        self.images += batch[1].shape[0]
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.seconds += time.perf_counter() - self._start
+from vision_ssl.utils.callbacks import Throughput
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -44,7 +28,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     model, dm, trainer = cli.model, cli.datamodule, cli.trainer
     random_twin = type(model)(**init_kwargs(model.hparams))
     random_twin.load_state_dict(model.state_dict())  # the weights pretraining starts from
-    meter = _Throughput()
+    meter = Throughput()
     trainer.callbacks.append(meter)
     trainer.fit(model, dm)
     fit_seconds = time.perf_counter() - start
