@@ -18,8 +18,7 @@ from torch import nn
 from vision_ssl.heads.presets import byol_projector
 from vision_ssl.losses import negative_cosine_similarity
 from vision_ssl.methods.base import SSLMethod
-from vision_ssl.utils.momentum import frozen_copy, update_ema
-from vision_ssl.utils.schedules import cosine_momentum
+from vision_ssl.utils.momentum import frozen_copy, scheduled_momentum, update_ema
 
 
 class BYOL(SSLMethod):
@@ -61,13 +60,9 @@ class BYOL(SSLMethod):
         loss = 4 + 2 * (negative_cosine_similarity(p1, t2) + negative_cosine_similarity(p2, t1))
         return loss, h1, {"momentum": torch.tensor(self.momentum())}
 
-    def on_train_start(self) -> None:
-        self.total_steps = max(1, int(self.trainer.estimated_stepping_batches))
-
     def momentum(self) -> float:
         """Target momentum of the current step (Sec. 3.2: 1 - (1 - base) (cos(pi k / K) + 1) / 2)."""
-        total = getattr(self, "total_steps", 1)
-        return cosine_momentum(self.global_step, total, self.hparams.base_momentum, self.hparams.final_momentum)
+        return scheduled_momentum(self)
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         update_ema(self.teacher, nn.Sequential(self.backbone, self.projector), self.momentum())

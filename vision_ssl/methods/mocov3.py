@@ -19,8 +19,7 @@ from torch import nn
 from vision_ssl.heads.presets import mocov3_predictor, mocov3_projector
 from vision_ssl.losses import moco_v3_loss
 from vision_ssl.methods.base import SSLMethod
-from vision_ssl.utils.momentum import frozen_copy, update_ema
-from vision_ssl.utils.schedules import cosine_momentum
+from vision_ssl.utils.momentum import frozen_copy, scheduled_momentum, update_ema
 
 
 class MoCoV3(SSLMethod):
@@ -75,13 +74,9 @@ class MoCoV3(SSLMethod):
         loss = moco_v3_loss(q1, k2, t, gather) + moco_v3_loss(q2, k1, t, gather)
         return loss, h1, {"momentum": torch.tensor(self.momentum())}
 
-    def on_train_start(self) -> None:
-        self.total_steps = max(1, int(self.trainer.estimated_stepping_batches))
-
     def momentum(self) -> float:
         """Momentum of the current step: cosine from `base_momentum` to `final_momentum` over the run."""
-        total = getattr(self, "total_steps", 1)
-        return cosine_momentum(self.global_step, total, self.hparams.base_momentum, self.hparams.final_momentum)
+        return scheduled_momentum(self)
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         update_ema(self.teacher, nn.Sequential(self.backbone, self.projector), self.momentum())

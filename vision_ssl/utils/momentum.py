@@ -10,9 +10,12 @@ it, and `vision_ssl.utils.schedules.cosine_momentum` gives BYOL's / MoCo v3's mo
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 from torch import nn
+
+from vision_ssl.utils.schedules import cosine_momentum
 
 
 def frozen_copy(module: nn.Module) -> nn.Module:
@@ -41,3 +44,11 @@ def update_ema(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
     if len(t_params) != len(s_params):
         raise ValueError(f"teacher has {len(t_params)} parameters, student {len(s_params)}: not a copy")
     torch._foreach_lerp_(t_params, [s.detach() for s in s_params], 1.0 - momentum)
+
+
+def scheduled_momentum(module: Any) -> float:
+    """The teacher momentum of `module`'s current step: `cosine_momentum` from `hparams.base_momentum` to
+    `hparams.final_momentum` over the run's optimizer steps (BYOL Sec. 3.2, MoCo v3). Base momentum off-trainer."""
+    trainer = getattr(module, "_trainer", None)
+    total = max(1, int(trainer.estimated_stepping_batches)) if trainer is not None else 1
+    return cosine_momentum(module.global_step, total, module.hparams.base_momentum, module.hparams.final_momentum)
