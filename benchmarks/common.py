@@ -1,6 +1,6 @@
-"""Shared by the benchmark scripts: the machine and library versions a number was measured with, and the small
-CPU-budget recipe (tiny backbone, small heads) every method is trained with in the accuracy benchmark and the
-regression guard.
+"""Shared by the benchmark scripts: the machine and library versions a number was measured with. The small
+CPU-budget recipe every method is trained with (`METHOD_ARGS`, `build_method`) lives in tests/helpers.py, shared
+with the learning tests, and is re-exported here.
 """
 
 from __future__ import annotations
@@ -15,45 +15,11 @@ from typing import Any
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers import IMAGE_METHODS, METHOD_ARGS, build_method  # noqa: E402,F401  (re-exported)
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
-
-# Per-method arguments on top of the shared recipe below. Siamese heads follow benchmarks/siamese_cpu.py (hidden
-# 512); the pretext methods follow their configs/<method>_fashion_mnist.yaml. MAE needs a ViT, so it is the one
-# method that cannot use the `tiny` backbone: a 6-block ViT-Tiny-width encoder on 4x4 patches, as in its config.
-METHOD_ARGS: dict[str, dict[str, Any]] = {
-    "simclr": dict(proj_hidden_dim=512, proj_output_dim=128, temperature=0.2),
-    "mocov2": dict(proj_hidden_dim=512, proj_output_dim=128, queue_size=2048, symmetric=True),
-    "mocov3": dict(proj_hidden_dim=512, proj_output_dim=128, temperature=0.2),
-    "byol": dict(proj_hidden_dim=512, proj_output_dim=128),
-    "simsiam": dict(proj_hidden_dim=512, proj_output_dim=512, proj_num_layers=2, pred_hidden_dim=128),
-    "barlow_twins": dict(proj_hidden_dim=512, proj_output_dim=512),
-    "vicreg": dict(proj_hidden_dim=512, proj_output_dim=512),
-    "rotation": dict(head_hidden_dim=0, augment=None),
-    "jigsaw": dict(grid=3, num_perms=100, tile_dim=256, hidden_dim=512, augment=None),
-    "inpainting": dict(mask_mode="random", mask_ratio=0.25, mask_patch_size=4, decoder_width=32, augment=None),
-    "mae": dict(backbone="vit_tiny_patch16_224", backbone_kwargs={"patch_size": 4, "depth": 6, "global_pool": "avg"},
-                decoder_dim=128, decoder_depth=1, decoder_heads=4, augment=None, lr=1e-3, weight_decay=0.05),
-    "supervised": dict(),
-}
-# Image methods only: next_frame predicts video frames and has no linear-probe protocol on still images.
-IMAGE_METHODS = tuple(METHOD_ARGS)
-
-
-def build_method(name: str, image_size: int = 28, width: int = 16, lr: float = 2e-3, **overrides: Any) -> Any:
-    """A registered method with the CPU recipe: `tiny` backbone, AdamW, half-epoch warm-up, SimCLR crops (0.2, 1)."""
-    from vision_ssl.registry import METHODS, resolve
-
-    kw: dict[str, Any] = dict(backbone="tiny", backbone_kwargs={"width": width}, image_size=image_size, num_classes=10,
-                              warmup_epochs=0.5, augment={"crop_scale": (0.2, 1.0)})
-    kw.update(METHOD_ARGS[name])
-    kw.update(overrides)
-    if kw.get("augment") is None:
-        kw.pop("augment", None)  # pretext methods: their own light recipe
-    lr, wd = kw.pop("lr", lr), kw.pop("weight_decay", 1e-4)
-    kw["optimizer"] = lambda groups: torch.optim.AdamW(groups, lr=lr, weight_decay=wd)
-    return resolve(METHODS, name, "method")(**kw)
-
 
 def cpu_model() -> str:
     try:

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--width", type=int, default=16, help="width of the tiny conv net (not MAE)")
-    parser.add_argument("--rotation-head-hidden", type=int, default=0, help="hidden width of the rotation head")
+    parser.add_argument("--rotation-head-hidden", type=int, default=256, help="hidden width of the rotation head")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--probe-epochs", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)

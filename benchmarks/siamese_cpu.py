@@ -3,10 +3,10 @@ and training throughput.
 
     .venv/bin/python benchmarks/siamese_cpu.py --methods mocov2 byol --epochs 3 --samples 4096
 
-Every method uses the `tiny` backbone (width 16), 28x28 images, batch 256 (`--batch-size`), AdamW(lr 2e-3) with a half-epoch
-warm-up, and small heads (hidden 512, output 128; Barlow Twins / VICReg 512-512-512), and teacher momentum 0.95 for
-MoCo v2 and BYOL (0.99 barely moves the teacher off its random init in a run of ~100 steps). Throughput is training
-images per second over the whole run (augmentation on the device included, validation excluded). The probe is
+Every method is built by `build_method` (tests/helpers.py, the learning tests' recipe): the `tiny` backbone (width
+16), 28x28 images, AdamW(lr 2e-3) with a half-epoch warm-up, small heads (BYOL: 2048 -> 256), MoCo v2 queue 1024.
+Throughput is training images per second over the whole run (augmentation on the device included, validation
+excluded). The probe is
 `vision_ssl.eval.linear_probe` on frozen features of the 10% validation split.
 """
 
@@ -15,44 +15,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
 
 import lightning as L
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-from helpers import fashion_mnist, quiet_trainer  # noqa: E402
+from helpers import build_method, fashion_mnist, quiet_trainer  # noqa: E402
 
 from vision_ssl.eval import linear_probe  # noqa: E402
 from vision_ssl.eval.features import init_kwargs
-from vision_ssl.registry import METHODS, resolve  # noqa: E402
 from vision_ssl.utils.callbacks import Throughput  # noqa: E402
 
-HEADS: dict[str, dict[str, Any]] = {
-    "simclr": dict(proj_hidden_dim=512, proj_output_dim=128, temperature=0.2),
-    "mocov2": dict(proj_hidden_dim=512, proj_output_dim=128, queue_size=2048, symmetric=True, momentum=0.95, key_chunks=4),
-    "mocov3": dict(proj_hidden_dim=512, proj_output_dim=128, temperature=0.2),
-    "byol": dict(proj_hidden_dim=512, proj_output_dim=128, base_momentum=0.95),
-    "simsiam": dict(proj_hidden_dim=512, proj_output_dim=512, proj_num_layers=2, pred_hidden_dim=128),
-    "barlow_twins": dict(proj_hidden_dim=512, proj_output_dim=512),
-    "vicreg": dict(proj_hidden_dim=512, proj_output_dim=512),
-}
-
-
-def build(method: str, **overrides: Any) -> L.LightningModule:
-    """A method with the tiny backbone and the small heads above (what the learning tests train too)."""
-    cls = resolve(METHODS, method, "method")
-    kw: dict[str, Any] = dict(backbone="tiny", backbone_kwargs={"width": 16}, image_size=28, warmup_epochs=0.5,
-                              augment={"crop_scale": (0.2, 1.0)},
-                              optimizer=lambda groups: torch.optim.AdamW(groups, lr=2e-3, weight_decay=1e-4))
-    kw.update(HEADS[method])
-    kw.update(overrides)
-    return cls(**kw)
+SIAMESE = ("simclr", "mocov2", "mocov3", "byol", "simsiam", "barlow_twins", "vicreg")
 
 
 def run(method: str, epochs: int, samples: int, batch_size: int = 256, probe_epochs: int = 30) -> dict[str, float]:
     L.seed_everything(0)
-    model = build(method)
+    model = build_method(method)
     twin = type(model)(**init_kwargs(model.hparams))
     twin.load_state_dict(model.state_dict())  # the random weights the run starts from
     dm = fashion_mnist(max_train_samples=samples, batch_size=batch_size)
@@ -65,7 +44,7 @@ def run(method: str, epochs: int, samples: int, batch_size: int = 256, probe_epo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--methods", nargs="+", default=list(HEADS))
+    parser.add_argument("--methods", nargs="+", default=list(SIAMESE))
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--samples", type=int, default=4096, help="training images (Fashion-MNIST subset)")
     parser.add_argument("--batch-size", type=int, default=256)

@@ -1,12 +1,12 @@
 """Context-pretext methods: what each encoder sees, the reconstruction grid in TensorBoard, and short real
-Fashion-MNIST runs that learn each pretext (and, for MAE, beat the random-weights encoder under a linear probe)."""
+Fashion-MNIST runs that learn each pretext and beat the random-weights encoder under a linear probe."""
 
 from __future__ import annotations
 
 import lightning as L
 import pytest
 import torch
-from helpers import fashion_mnist, probe_vs_random, set_threads
+from helpers import fashion_mnist, probe_vs_random
 
 from vision_ssl.methods import MAE, Inpainting, Jigsaw, Rotation
 from vision_ssl.transforms import make_jigsaw, mask_to_pixels, random_patch_mask
@@ -87,39 +87,47 @@ def pretext_score(model: L.LightningModule, dm) -> float:  # noqa: ANN001
     return score
 
 
-# The recipe of benchmarks/pretext_cpu.py (see benchmarks/results/pretext_cpu.md for its measured numbers):
-# tiny conv net width 16 (MAE: a 4-block ViT of width 96), 2048 images, batch 64, 2 epochs, AdamW lr 2e-3.
+# Short real-data runs (benchmarks/pretext_cpu.py measures the same recipes; numbers in
+# benchmarks/results/pretext_cpu.md): the tiny conv net width 16 (MAE: a 4-block ViT of width 96), batch 64,
+# AdamW lr 2e-3, one torch thread. The conv methods train 256 steps on 4096 images: a random-weights conv net is a
+# strong linear-probe baseline on Fashion-MNIST (about 0.70), and in 64 steps rotation and jigsaw were still level
+# with it or below. Jigsaw runs at 48x48 (16-pixel cells, as configs/jigsaw_fashion_mnist.yaml): 9-pixel cells at
+# 28x28 leave the shared encoder tiles too unlike whole images (probe 0.688 vs random 0.707 at 28x28).
 W16 = dict(TINY, backbone_kwargs={"width": 16})
-RUNS = {  # method, kwargs, pretext target (accuracy above it, or masked MSE below this fraction of the start)
-    "rotation": (Rotation, W16, 0.5),  # chance 0.25; measured 0.71
-    "jigsaw": (Jigsaw, dict(W16, num_perms=100, tile_dim=256, hidden_dim=512), 0.3),  # chance 0.01; measured 0.63
-    "inpainting": (Inpainting, dict(W16, decoder_width=32), 0.6),  # measured 3.03 -> 1.01
+RUNS = {  # method: kwargs, image size, training images, epochs, pretext target (accuracy above, or MSE below this
+    # fraction of its start), probe margin over the random twin
+    "rotation": (Rotation, W16, 28, 4096, 4, 0.5, 0.03),  # chance 0.25
+    "jigsaw": (Jigsaw, dict(W16, num_perms=100, tile_dim=256, hidden_dim=512, image_size=48), 48, 4096, 4, 0.3, 0.02),
+    "inpainting": (Inpainting, dict(W16, decoder_width=32), 28, 4096, 4, 0.6, 0.0),
     "mae": (MAE, dict(VIT, backbone_kwargs={**VIT["backbone_kwargs"], "embed_dim": 96, "depth": 4, "global_pool": "avg"},
-                      decoder_dim=64, decoder_heads=4), 0.8),  # measured 1.24 -> 0.65
+                      decoder_dim=64, decoder_heads=4), 28, 2048, 2, 0.8, 0.05),
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(RUNS))
-def test_short_fashion_mnist_run_learns_pretext(name):
-    """Every pretext is learned far above chance (or its masked error cut) in 64 steps. The linear probe beats
-    the random-weights twin by a wide margin for MAE only: in so short a run the tiny conv net's random features
-    (69.5% on this split) are level with those of rotation, jigsaw and inpainting (see the benchmark table)."""
-    set_threads()
-    cls, kwargs, target = RUNS[name]
-    L.seed_everything(0)
-    model = cls(**kwargs, optimizer=lambda groups: torch.optim.AdamW(groups, lr=2e-3, weight_decay=1e-4))
-    dm = fashion_mnist(max_train_samples=2048, batch_size=64)
-    dm.setup("fit")
-    before = pretext_score(model, dm)
-    trained, random = probe_vs_random(model, dm, max_epochs=2, probe_epochs=100)
-    after = pretext_score(model, dm)
+def test_short_fashion_mnist_run_learns_pretext_and_beats_random_weights(name):
+    """Every pretext is learned far above chance (or its masked error cut), and the linear probe of the trained
+    encoder beats the same encoder at its random initial weights."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    cls, kwargs, size, samples, epochs, target, margin = RUNS[name]
+    try:
+        L.seed_everything(0)
+        model = cls(**kwargs, optimizer=lambda groups: torch.optim.AdamW(groups, lr=2e-3, weight_decay=1e-4))
+        dm = fashion_mnist(max_train_samples=samples, image_size=size, batch_size=64)
+        dm.setup("fit")
+        before = pretext_score(model, dm)
+        trained, random = probe_vs_random(model, dm, max_epochs=epochs, probe_epochs=100)
+        after = pretext_score(model, dm)
+    finally:
+        torch.set_num_threads(threads)
+    print(f"{name}: pretext {before:.3f} -> {after:.3f}, probe {trained:.4f} vs random weights {random:.4f}")
     if cls in (Rotation, Jigsaw):
         assert after > target, f"{name}: held-out pretext accuracy {after:.3f} (before {before:.3f})"
     else:
         assert after < target * before, f"{name}: held-out masked MSE {after:.3f}, before training {before:.3f}"
-    if cls is MAE:
-        assert trained > random + 0.05, f"{name}: probe {trained:.3f} vs random-weights encoder {random:.3f}"
+    assert trained > random + margin, f"{name}: probe {trained:.4f} vs random-weights encoder {random:.4f}"
 
 
 @pytest.mark.parametrize("cls,kwargs", [(Inpainting, TINY), (MAE, VIT)], ids=["inpainting", "mae"])

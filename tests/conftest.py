@@ -1,0 +1,15 @@
+"""Suite-wide setup: under pytest-xdist (`make test` runs `-n 2`) each worker gets its share of the CPU cores as
+torch threads, and OMP_NUM_THREADS for the subprocesses tests start, so two workers on two cores do not fight
+over four threads."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from helpers import cpu_share
+
+
+def pytest_configure(config: object) -> None:
+    torch.set_num_threads(cpu_share())
+    os.environ.setdefault("OMP_NUM_THREADS", str(cpu_share()))  # subprocesses: CLI runs, DDP ranks, notebooks
