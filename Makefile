@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Pins for this project's CPU machines (wheels on local disk); `make install CONSTRAINTS=` to use none.
 CONSTRAINTS ?= constraints.txt
 DATA ?= data
-PYTEST_ARGS ?= -n 2 --dist worksteal  # two workers on the 2-core CI machine (tests/conftest.py splits the threads)
+PYTEST_ARGS ?= -n 2 --dist load  # two workers on the 2-core CI machine (tests/conftest.py: threads, order)
 
 .PHONY: install data demo test lint clean
 

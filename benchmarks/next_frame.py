@@ -29,7 +29,8 @@ from vision_ssl.methods.next_frame import NextFramePredictor
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PREDICTORS = ("deterministic", "latent")
-COLUMNS = ("ssim", "psnr", "ssim_mean", "psnr_mean", "sharpness_ratio", "grad_diff_sharpness", "diversity")
+COLUMNS = ("ssim", "psnr", "ssim_mean", "psnr_mean", "sharpness_ratio", "gradient_energy_ratio", "grad_diff_sharpness",
+           "diversity")
 
 
 class Progress(L.Callback):
@@ -79,19 +80,21 @@ def evaluate(model: NextFramePredictor, dm: StochasticMovingMNISTDataModule, sam
 
 
 def table(results: dict[str, dict], args: argparse.Namespace) -> str:
-    head = "| predictor | best-of-N SSIM | best-of-N PSNR | mean SSIM | mean PSNR | sharpness ratio | grad-diff sharpness (dB) | diversity | train s |"
-    lines = [head, "|" + " --- |" * 9]
+    head = ("| predictor | best-of-N SSIM | best-of-N PSNR | mean SSIM | mean PSNR | sharpness ratio | gradient-energy ratio "
+            "| grad-diff sharpness (dB) | diversity | train s |")
+    lines = [head, "|" + " --- |" * 10]
     for name, r in results.items():
         m = {k: sum(r[k]) / len(r[k]) for k in COLUMNS}
         lines.append(
             f"| {name} | {m['ssim']:.4f} | {m['psnr']:.2f} | {m['ssim_mean']:.4f} | {m['psnr_mean']:.2f} | "
-            f"{m['sharpness_ratio']:.3f} | {m['grad_diff_sharpness']:.2f} | {m['diversity']:.4f} | {r['train_s']:.0f} |"
+            f"{m['sharpness_ratio']:.3f} | {m['gradient_energy_ratio']:.3f} | {m['grad_diff_sharpness']:.2f} | {m['diversity']:.4f} | {r['train_s']:.0f} |"
         )
     frames = range(args.context + 1, args.context + args.future + 1)
-    lines += ["", "Best-of-N SSIM per predicted frame index:", "",
-              "| predictor | " + " | ".join(f"t{t}" for t in frames) + " |", "|" + " --- |" * (args.future + 1)]
-    for name, r in results.items():
-        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in r["ssim"]) + " |")
+    header = ["| predictor | " + " | ".join(f"t{t}" for t in frames) + " |", "|" + " --- |" * (args.future + 1)]
+    for key, title in (("ssim", "Best-of-N SSIM"), ("sharpness_ratio", "Sharpness ratio"),
+                       ("gradient_energy_ratio", "Gradient-energy ratio"), ("grad_diff_sharpness", "Grad-diff sharpness (dB)")):
+        lines += ["", f"{title} per predicted frame index:", "", *header]
+        lines += [f"| {name} | " + " | ".join(f"{v:.3f}" for v in r[key]) + " |" for name, r in results.items()]
     return "\n".join(lines)
 
 
@@ -127,6 +130,7 @@ def main() -> None:
         to_uint8 = lambda x: (x * 255).round().to(torch.uint8)  # noqa: E731
         torch.save({"args": vars(args), "results": result, "truth": to_uint8(truth[:3]), "samples": to_uint8(out[:5, :3])},
                    RESULTS / f"{args.tag}_{predictor}.pt")  # fmt: skip
+        torch.save(model.state_dict(), Path("runs") / f"{args.tag}_{predictor}_weights.pt")  # git-ignored
         print(predictor, {k: round(sum(v) / len(v), 4) for k, v in result.items() if k in COLUMNS}, flush=True)
     runs = {p: RESULTS / f"{args.tag}_{p}.pt" for p in PREDICTORS}
     if all(path.is_file() for path in runs.values()):

@@ -10,6 +10,13 @@ import torch
 from helpers import cpu_share
 
 
+def pytest_collection_modifyitems(config: object, items: list) -> None:
+    """The learning tests (`slow`, up to a minute and a half each) first: xdist's `load` scheduler then spreads them
+    over both workers from the start and the quick tests fill the gaps, instead of one worker ending alone on a
+    long test."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_configure(config: object) -> None:
     torch.set_num_threads(cpu_share())
     os.environ.setdefault("OMP_NUM_THREADS", str(cpu_share()))  # subprocesses: CLI runs, DDP ranks, notebooks

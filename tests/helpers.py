@@ -108,7 +108,7 @@ def cli_args_for(config: Path, tmp_path: Path) -> list[str]:
     import yaml
 
     cfg = yaml.safe_load(config.read_text())
-    args = ["fit", "--config", str(config), "--trainer.fast_dev_run", "2", "--trainer.accelerator", "cpu",
+    args = ["fit", "--config", str(config), "--trainer.fast_dev_run", "1", "--trainer.accelerator", "cpu",
             "--trainer.devices", "1", "--trainer.precision", "32-true",  # GPU configs use bf16: slow on CPUs
             "--trainer.logger.init_args.save_dir", str(tmp_path),
             "--checkpoint.dirpath", str(tmp_path / "ckpt")]

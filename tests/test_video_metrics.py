@@ -11,6 +11,7 @@ from vision_ssl.eval.video_metrics import (
     best_of_samples,
     diversity,
     gradient_difference_sharpness,
+    gradient_energy_ratio,
     gradient_magnitude,
     psnr_per_frame,
     sharpness_ratio,
@@ -59,6 +60,18 @@ def test_gradient_magnitude_and_sharpness_ratio():
     torch.testing.assert_close(gradient_magnitude(diag), torch.tensor([[math.sqrt(2)]]))
     torch.testing.assert_close(sharpness_ratio(0.5 * x, x), torch.tensor([0.5]))
     torch.testing.assert_close(sharpness_ratio(x, x), torch.tensor([1.0]))
+
+
+def test_ghosts_of_averaged_futures_fool_the_magnitude_ratio_not_the_energy_ratio():
+    # Two equally likely futures: one square left, one right. Their mean (what MSE learns) is two half-bright ghosts.
+    left, right = torch.zeros(1, 1, 1, 8, 16), torch.zeros(1, 1, 1, 8, 16)
+    left[..., 2:6, 2:6] = 1.0
+    right[..., 2:6, 10:14] = 1.0
+    mean = (left + right) / 2
+    torch.testing.assert_close(sharpness_ratio(mean, left), torch.tensor([1.0]))  # linear: blind to ghosting
+    torch.testing.assert_close(gradient_energy_ratio(mean, left), torch.tensor([0.5]))  # 2 ghosts: 1/2
+    torch.testing.assert_close(gradient_energy_ratio(right, left), torch.tensor([1.0]))  # a sharp (wrong) future: 1
+    assert gradient_difference_sharpness(mean, left) < gradient_difference_sharpness(left + 0.01, left)
 
 
 def test_gradient_difference_sharpness_mathieu():
