@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import torch
 from helpers import cpu_share
 
@@ -20,3 +21,13 @@ def pytest_collection_modifyitems(config: object, items: list) -> None:
 def pytest_configure(config: object) -> None:
     torch.set_num_threads(cpu_share())
     os.environ.setdefault("OMP_NUM_THREADS", str(cpu_share()))  # subprocesses: CLI runs, DDP ranks, notebooks
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op torch thread for the test (restored after): kornia's per-sample ops and tiny convs run fastest
+    so, and the learning tests' margins were measured so. Under xdist's two workers it is already the setting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -10,14 +10,7 @@ from vision_ssl.eval import linear_probe, probe_features
 from vision_ssl.eval.finetune import dataset_labels, finetune, label_fraction_indices
 from vision_ssl.methods import SimCLR
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a loaded 2-core machine two threads spin-wait and run many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _gaussian_classes(n: int, num_classes: int, dim: int, seed: int, sep: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,13 +12,7 @@ from vision_ssl.methods.next_frame import NextFramePredictor
 SMALL = dict(image_size=16, in_chans=1, g_dim=16, z_dim=4, rnn_size=32, width=8, context_frames=3, num_samples=3)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a loaded 2-core machine two threads spin-wait and run ~20x slower (tiny convs)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _clips(b: int = 4, t: int = 6, seed: int = 0) -> torch.Tensor:

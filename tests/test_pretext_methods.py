@@ -105,23 +105,19 @@ RUNS = {  # method: kwargs, image size, training images, epochs, pretext target 
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize("name", list(RUNS))
 def test_short_fashion_mnist_run_learns_pretext_and_beats_random_weights(name):
     """Every pretext is learned far above chance (or its masked error cut), and the linear probe of the trained
     encoder beats the same encoder at its random initial weights."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     cls, kwargs, size, samples, epochs, target, margin = RUNS[name]
-    try:
-        L.seed_everything(0)
-        model = cls(**kwargs, optimizer=lambda groups: torch.optim.AdamW(groups, lr=2e-3, weight_decay=1e-4))
-        dm = fashion_mnist(max_train_samples=samples, image_size=size, batch_size=64)
-        dm.setup("fit")
-        before = pretext_score(model, dm)
-        trained, random = probe_vs_random(model, dm, max_epochs=epochs, probe_epochs=100)
-        after = pretext_score(model, dm)
-    finally:
-        torch.set_num_threads(threads)
+    L.seed_everything(0)
+    model = cls(**kwargs, optimizer=lambda groups: torch.optim.AdamW(groups, lr=2e-3, weight_decay=1e-4))
+    dm = fashion_mnist(max_train_samples=samples, image_size=size, batch_size=64)
+    dm.setup("fit")
+    before = pretext_score(model, dm)
+    trained, random = probe_vs_random(model, dm, max_epochs=epochs, probe_epochs=100)
+    after = pretext_score(model, dm)
     print(f"{name}: pretext {before:.3f} -> {after:.3f}, probe {trained:.4f} vs random weights {random:.4f}")
     if cls in (Rotation, Jigsaw):
         assert after > target, f"{name}: held-out pretext accuracy {after:.3f} (before {before:.3f})"

@@ -6,21 +6,13 @@ import csv
 
 import lightning as L
 import pytest
-import torch
 from helpers import quiet_trainer
 
 from vision_ssl.cli import main
 from vision_ssl.data import FakeDataModule
 from vision_ssl.methods import SimCLR
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a loaded 2-core machine two threads spin-wait and run many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def tiny_checkpoint(path, seed: int) -> str:  # noqa: ANN001

@@ -20,15 +20,11 @@ METHODS = ("mocov2", "mocov3", "byol", "simsiam", "barlow_twins", "vicreg")
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")  # the protocol the margins were measured with
 @pytest.mark.parametrize("method", METHODS)
 def test_beats_random_weights_on_fashion_mnist(method):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the protocol the margins were measured with (kornia's per-sample ops prefer it)
-    try:
-        torch.manual_seed(0)
-        model = build_method(method)
-        trained, random = probe_vs_random(model, fashion_mnist(max_train_samples=SAMPLES, batch_size=BATCH), EPOCHS)
-    finally:
-        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = build_method(method)
+    trained, random = probe_vs_random(model, fashion_mnist(max_train_samples=SAMPLES, batch_size=BATCH), EPOCHS)
     print(f"{method}: probe {trained:.4f} vs random weights {random:.4f}")
     assert trained > random + MARGIN, f"{method}: probe {trained:.4f} vs random weights {random:.4f}"
