@@ -62,18 +62,21 @@ def sharpness_ratio(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return gradient_magnitude(pred).mean(0) / gradient_magnitude(target).mean(0).clamp_min(1e-8)
 
 
+def gradient_energy(x: torch.Tensor) -> torch.Tensor:
+    """Mean squared image-gradient magnitude dy^2 + dx^2 (backward differences) of each image, (...) for (..., C, H, W)."""
+    gy, gx = _abs_gradients(x)
+    return (gy**2 + gx**2).mean((-3, -2, -1))
+
+
 def gradient_energy_ratio(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Ratio of predicted to true mean squared gradient magnitude per frame index, (T,); 1.0 is as sharp as the truth.
+    """Ratio of predicted to true mean gradient energy per frame index, (T,); 1.0 is as sharp as the truth.
 
     The companion of `sharpness_ratio` for the blur of a predictor that averages futures. The mean gradient
     magnitude is linear in intensity, so the average of k equally likely futures whose digits do not overlap (k
     ghosts at 1/k intensity) keeps the ratio of one sharp digit; the squared magnitude scores it 1/k. Blur of
     overlapping futures lowers both.
     """
-    gy, gx = _abs_gradients(pred)
-    ty, tx = _abs_gradients(target)
-    energy = lambda y, x: (y**2 + x**2).mean((-3, -2, -1)).mean(0)  # noqa: E731  (T,)
-    return energy(gy, gx) / energy(ty, tx).clamp_min(1e-12)
+    return gradient_energy(pred).mean(0) / gradient_energy(target).mean(0).clamp_min(1e-12)
 
 
 def gradient_difference_sharpness(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
@@ -112,8 +115,7 @@ def summarize_samples(samples: torch.Tensor, target: torch.Tensor, data_range: f
 
     Keys: `ssim`, `psnr` (best of the N samples per clip; the only prediction when N = 1), `ssim_mean`,
     `psnr_mean` (mean over samples), `sharpness_ratio`, `gradient_energy_ratio`, `grad_diff_sharpness` (means
-    over samples),
-    `diversity` (scalar, mean over clips).
+    over samples), `diversity` (scalar, mean over clips).
 
     Args:
         samples: (N, B, T, C, H, W) predicted futures.
