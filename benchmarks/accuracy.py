@@ -26,13 +26,13 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import IMAGE_METHODS, RESULTS, build_method, environment, write_json  # noqa: E402
 
 from vision_ssl.data import FashionMNISTDataModule, MNISTDataModule  # noqa: E402
 from vision_ssl.eval import extract_features, extract_splits, knn_top1, probe_features  # noqa: E402
+from vision_ssl.utils.callbacks import Throughput  # noqa: E402
 
 BASELINES = ("random", "imagenet")
 _FROZEN: dict[str, Any] = {}  # cached features of encoders that do not train
@@ -44,21 +44,15 @@ def knn_val(backbone: torch.nn.Module, normalize: torch.nn.Module, dm: Any) -> f
     return knn_top1(*tr, *va, dm.num_classes)
 
 
-class EpochKNN(Callback):
-    """kNN val top-1 of the backbone after every training epoch (the accuracy-vs-epochs curve)."""
+class EpochKNN(Throughput):
+    """Throughput, plus kNN val top-1 of the backbone after every training epoch (the accuracy-vs-epochs curve)."""
 
     def __init__(self, dm: Any) -> None:
+        super().__init__()
         self.dm, self.curve = dm, []
-        self.train_seconds, self.images, self._start = 0.0, 0, 0.0
-
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
-        self.images += batch[1].shape[0]
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.train_seconds += time.perf_counter() - self._start
+        super().on_train_epoch_end(trainer, pl_module)  # stop the clock before the kNN pass
         self.curve.append(knn_val(pl_module.backbone, pl_module.normalize, self.dm))
 
 
@@ -93,7 +87,7 @@ def run_one(name: str, seed: int, args: argparse.Namespace, dm: Any) -> dict[str
                                 num_sanity_val_steps=0, limit_val_batches=0, callbacks=[meter])
             trainer.fit(model, dm)
             curve += meter.curve
-            record.update(train_seconds=meter.train_seconds, train_img_per_s=meter.images / meter.train_seconds)
+            record.update(train_seconds=meter.seconds, train_img_per_s=meter.images_per_second)
         record["curve"] = curve
         feats = extract_splits(model.backbone, model.normalize, dm, test=True)
         record.update(evaluate(feats, dm, seed, args.probe_epochs))

@@ -28,6 +28,7 @@ from vision_ssl.eval.video_metrics import summarize_samples
 from vision_ssl.methods.next_frame import NextFramePredictor
 
 RESULTS = Path(__file__).resolve().parent / "results"
+WEIGHTS = Path(__file__).resolve().parents[1] / "runs"  # git-ignored: trained predictors, for re-evaluation
 PREDICTORS = ("deterministic", "latent")
 COLUMNS = ("ssim", "psnr", "ssim_mean", "psnr_mean", "sharpness_ratio", "gradient_energy_ratio", "grad_diff_sharpness",
            "diversity")
@@ -130,7 +131,8 @@ def main() -> None:
         to_uint8 = lambda x: (x * 255).round().to(torch.uint8)  # noqa: E731
         torch.save({"args": vars(args), "results": result, "truth": to_uint8(truth[:3]), "samples": to_uint8(out[:5, :3])},
                    RESULTS / f"{args.tag}_{predictor}.pt")  # fmt: skip
-        torch.save(model.state_dict(), Path("runs") / f"{args.tag}_{predictor}_weights.pt")  # git-ignored
+        WEIGHTS.mkdir(exist_ok=True)
+        torch.save(model.state_dict(), WEIGHTS / f"{args.tag}_{predictor}_weights.pt")
         print(predictor, {k: round(sum(v) / len(v), 4) for k, v in result.items() if k in COLUMNS}, flush=True)
     runs = {p: RESULTS / f"{args.tag}_{p}.pt" for p in PREDICTORS}
     if all(path.is_file() for path in runs.values()):

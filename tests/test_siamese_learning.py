@@ -5,7 +5,7 @@ Protocol (the shared recipe `build_method` in helpers.py; numbers in benchmarks/
 `tiny` backbone (width 16, 64 features), 4096 training images, batch 64, 4 epochs = 256 optimizer steps, one
 torch thread; linear probe 30 epochs at lr 3e-3 on the 1024 validation images. 256 steps over 4096 images is the
 shortest budget at which every method beat its random twin in the measurements: at 128 steps, or 256 steps over
-2048 images, BYOL, SimSiam and MoCo v2 stayed below it.
+2048 images, BYOL and SimSiam stayed below it.
 """
 
 from __future__ import annotations
