@@ -24,8 +24,8 @@ import torch
 from torchvision.utils import save_image
 
 from vision_ssl.data.moving_mnist import StochasticMovingMNISTDataModule
-from vision_ssl.eval.video_metrics import summarize_samples
 from vision_ssl.methods.next_frame import NextFramePredictor
+from vision_ssl.metrics.video import summarize_samples
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WEIGHTS = Path(__file__).resolve().parents[1] / "runs"  # git-ignored: trained predictors, for re-evaluation

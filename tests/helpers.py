@@ -79,16 +79,19 @@ IMAGE_METHODS = tuple(METHOD_ARGS)
 def build_method(name: str, image_size: int = 28, width: int = 16, lr: float = 2e-3, **overrides: Any) -> Any:
     """A registered method with the CPU recipe: `tiny` backbone, AdamW, half-epoch warm-up, SimCLR crops (0.2, 1)."""
     from vision_ssl.registry import METHODS, resolve
+    from vision_ssl.transforms import SimCLRViews
 
     kw: dict[str, Any] = dict(backbone="tiny", backbone_kwargs={"width": width}, image_size=image_size, num_classes=10,
                               warmup_epochs=0.5, augment={"crop_scale": (0.2, 1.0)})
     kw.update(METHOD_ARGS[name])
     kw.update(overrides)
-    if kw.get("augment") is None:
-        kw.pop("augment", None)  # pretext methods: their own light recipe
+    cls = resolve(METHODS, name, "method")
+    augment = kw.pop("augment")  # a dict: SimCLRViews options; None: the method's own recipe (pretexts)
+    if augment is not None:
+        kw["augment"] = SimCLRViews(num_views=cls.num_views or 2, **augment) if isinstance(augment, dict) else augment
     lr, wd = kw.pop("lr", lr), kw.pop("weight_decay", 1e-4)
     kw["optimizer"] = lambda groups: torch.optim.AdamW(groups, lr=lr, weight_decay=wd)
-    return resolve(METHODS, name, "method")(**kw)
+    return cls(**kw)
 
 
 # Extra CLI args that make a config's data small for fast_dev_run, by data-module class name. Image data modules

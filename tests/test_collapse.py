@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vision_ssl.eval import alignment, embedding_std, rankme, uniformity
-from vision_ssl.eval.collapse import collapse_stats, is_collapsed, warn_if_collapsed
+from vision_ssl.metrics.collapse import collapse_stats, is_collapsed, warn_if_collapsed
 
 
 def test_rankme_full_rank_identity_like():
@@ -50,15 +50,24 @@ def test_collapse_warning():
 def test_validation_monitor_bank_knn_and_warning():
     from vision_ssl.eval.monitor import ValidationMonitor
 
-    m = ValidationMonitor(num_classes=2, bank_size=8, max_val=6, k=1)
-    for _ in range(5):  # labelled features of two well-separated classes; -1 (unlabelled) never enters the bank
+    m = ValidationMonitor(bank_size=8, max_val=6, k=1)
+    for _ in range(5):  # labelled features of two well-separated classes; -1 (unlabelled) never votes
         m.add_train(torch.tensor([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]]), torch.tensor([0, 1, -1]))
-    assert sum(len(f) for f, _ in m.bank) == 8 and all((y >= 0).all() for _, y in m.bank)
+    assert int(m.bank.count) == 8 and m.bank.features.shape == (8, 2)
     m.add_val(torch.tensor([[2.0, 0.1], [0.1, 3.0], [1.0, 0.2]]), torch.tensor([0, 1, 0]))
-    stats = m.compute()
+    stats = m.compute(num_classes=2)
     assert stats["knn_top1"] == 1.0 and set(stats) == {"rankme", "embedding_std", "uniformity", "knn_top1"}
     assert m.val == []  # reset for the next epoch
     m.add_val(torch.ones(6, 2), torch.zeros(6, dtype=torch.long))
-    assert m.val_full and m.augmented_features(None, torch.zeros(1, 3, 4, 4), 0) is None
+    assert m.val_full and m.augmented_features(None, torch.zeros(1, 1, 4, 4), 0) is None
     with pytest.warns(UserWarning, match="collapsed"):
-        m.compute("at epoch 3")
+        m.compute(2, "at epoch 3")
+
+
+def test_validation_monitor_stops_on_nonfinite_features():
+    from vision_ssl.eval.monitor import ValidationMonitor
+
+    m = ValidationMonitor(max_val=4)
+    m.add_val(torch.tensor([[1.0, float("nan")], [0.0, 1.0]]), torch.tensor([0, 1]))
+    with pytest.raises(FloatingPointError, match="non-finite validation features at epoch 0"):
+        m.compute(2, "at epoch 0")

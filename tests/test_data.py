@@ -20,6 +20,7 @@ from vision_ssl.data import (
     STL10DataModule,
 )
 from vision_ssl.data.base import fit_channels
+from vision_ssl.methods import SimCLR
 
 
 def _indices(subset) -> set[int]:
@@ -45,12 +46,18 @@ def test_batches_are_uint8_at_configured_size():
     assert x.dtype == torch.uint8 and x.shape == (8, 3, 20, 20) and y.shape == (8,)
 
 
-def test_fashion_mnist_real_files_gray_to_rgb_and_resized():
+def test_fashion_mnist_real_files_batch_sliced_gray_kept_for_the_device_and_resized():
     dm = fashion_mnist(max_train_samples=512, image_size=32, batch_size=64)
     dm.setup()
-    x, y = next(iter(dm.train_dataloader()))
-    assert x.shape == (64, 3, 32, 32) and x.dtype == torch.uint8
-    assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2])  # gray repeated
+    loader = dm.train_dataloader()
+    assert loader.batch_size is None  # in-memory data: one slice per batch, no per-sample collate
+    x, y = next(iter(loader))
+    assert x.shape == (64, 1, 32, 32) and x.dtype == torch.uint8  # gray crosses to the device as one channel
+    assert len(loader) == 512 // 64  # batches, not samples
+    rgb, _ = SimCLR(backbone="tiny", image_size=32, mean=[0.5] * 3, std=[0.5] * 3).on_after_batch_transfer((x, y), 0)
+    assert rgb.shape == (64, 3, 32, 32) and torch.equal(rgb[:, 0], rgb[:, 2])  # repeated there, then normalised
+    order = torch.cat([b for _, b in loader])
+    assert len(order) == 512 and order.unique().numel() == 10  # every batch drawn, labels intact
     assert dm.num_classes == 10 and y.max() < 10
     assert len(dm.test_set) == 10_000
 

@@ -28,6 +28,7 @@ from torch import nn
 
 from vision_ssl.losses import barlow_twins_loss, info_nce, moco_v3_loss, vicreg_loss
 from vision_ssl.methods import SimCLR
+from vision_ssl.methods.step import Views
 from vision_ssl.utils import distributed
 
 WORLD, GLOBAL_BATCH = 2, 8
@@ -85,7 +86,7 @@ def _simclr_step() -> dict[str, torch.Tensor]:
     views = [torch.randn(GLOBAL_BATCH, 3, 8, 8), torch.randn(GLOBAL_BATCH, 3, 8, 8)]
     labels = torch.arange(GLOBAL_BATCH) % 3
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    total = model.training_step(([_rank_slice(v) for v in views], _rank_slice(labels)), 0)
+    total = model.training_step((Views([_rank_slice(v) for v in views]), _rank_slice(labels)), 0)["loss"]
     total.backward()
     _average_gradients(model)
     opt.step()

@@ -115,11 +115,12 @@ def test_corrupt_image_skipped_and_counted(tmp_path):
 class _NaNAtStep(SimCLR):
     """SimCLR whose loss turns NaN at optimizer step 3."""
 
-    def ssl_step(self, views):  # type: ignore[no-untyped-def]
-        loss, feats, logs = super().ssl_step(views)
+    def ssl_step(self, views, labels):  # type: ignore[no-untyped-def]
+        out = super().ssl_step(views, labels)
         if self.global_step == 3:
-            loss = loss * float("nan")
-        return loss, feats, {"alignment_term": torch.tensor(1.5)}
+            out.loss = out.loss * float("nan")
+        out.logs["alignment_term"] = torch.tensor(1.5)
+        return out
 
 
 def test_nan_loss_stops_with_step_and_terms_and_keeps_last_good_checkpoint(tmp_path):
@@ -127,7 +128,7 @@ def test_nan_loss_stops_with_step_and_terms_and_keeps_last_good_checkpoint(tmp_p
     model = _NaNAtStep(**TINY)
     saver = ModelCheckpoint(dirpath=tmp_path, save_top_k=0, save_last=True, every_n_train_steps=1)
     trainer = quiet_trainer(max_epochs=2, callbacks=[saver], enable_checkpointing=True)
-    with pytest.raises(FloatingPointError, match=r"global step 3 \(alignment_term=1\.5\)"):
+    with pytest.raises(FloatingPointError, match=r"global step 3 \(at step 3: loss=nan, alignment_term=1\.5\)"):
         trainer.fit(model, FakeDataModule(num_samples=80, image_size=16, batch_size=8, num_workers=0))
     ckpt = torch.load(tmp_path / "last.ckpt", weights_only=False)
     assert ckpt["global_step"] == 3  # written after step 3 of 1..3 completed, before the bad step ran

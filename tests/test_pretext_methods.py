@@ -9,6 +9,7 @@ import torch
 from helpers import fashion_mnist, probe_vs_random
 
 from vision_ssl.methods import MAE, Inpainting, Jigsaw, Rotation
+from vision_ssl.methods.step import Views
 from vision_ssl.transforms import make_jigsaw, mask_to_pixels, random_patch_mask
 
 TINY = dict(backbone="tiny", backbone_kwargs={"width": 8}, image_size=28, warmup_epochs=0.25)
@@ -35,7 +36,7 @@ def test_mae_encoder_sees_only_visible_patches_and_probe_sees_full_image():
     assert pred.shape == (2, 49, 48) and loss.ndim == 0
     model.train()
     views = model.make_views(torch.randint(0, 256, (4, 3, 28, 28), dtype=torch.uint8))
-    assert views[1].shape == (4, 49) and (views[1].sum(1) == 37).all()
+    assert views.extra["mask"].shape == (4, 49) and (views.extra["mask"].sum(1) == 37).all()
 
 
 def test_inpainting_blanks_hidden_pixels_and_jigsaw_tiles_whole_view():
@@ -52,9 +53,11 @@ def test_inpainting_blanks_hidden_pixels_and_jigsaw_tiles_whole_view():
         Inpainting(**{**TINY, "mask_patch_size": 5})
 
     jig = Jigsaw(**TINY, num_perms=20, tile_dim=16, hidden_dim=32)
-    whole, tiles, labels = jig.make_views(torch.randint(0, 256, (4, 3, 28, 28), dtype=torch.uint8))
+    views = jig.make_views(torch.randint(0, 256, (4, 3, 28, 28), dtype=torch.uint8))
+    whole, tiles, labels = views.images[0], views.extra["tiles"], views.extra["perm"]
     assert whole.shape == (4, 3, 28, 28) and tiles.shape == (4, 9, 3, 7, 7) and labels.max() < 20
-    loss, features, logs = jig.ssl_step([whole, tiles, labels])
+    out = jig.ssl_step(views, torch.zeros(4, dtype=torch.long))  # step 0: probe pass due
+    loss, features = out.loss, out.features
     assert features.shape == (4, jig.num_features) and not features.requires_grad  # probe: whole images
     loss.backward()
     assert jig.backbone.features[0][0].weight.grad.abs().sum() > 0  # the pretext trains the shared backbone
@@ -63,7 +66,8 @@ def test_inpainting_blanks_hidden_pixels_and_jigsaw_tiles_whole_view():
 def test_rotation_classes_follow_configured_subset():
     rot = Rotation(**TINY, rotations=[2, 0])
     assert rot.rotations == (0, 2) and rot.head[-1].out_features == 2
-    loss, feats, logs = rot.ssl_step([torch.randn(3, 3, 28, 28)])
+    out = rot.ssl_step(Views([torch.randn(3, 3, 28, 28)]), torch.zeros(3, dtype=torch.long))
+    feats, logs = out.features, out.logs
     assert feats.shape == (3, rot.num_features) and 0 <= logs["pretext_top1"] <= 1
     with pytest.raises(ValueError):
         Rotation(**TINY, rotations=[1, 2])

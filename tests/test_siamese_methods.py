@@ -19,6 +19,7 @@ import vision_ssl.methods.simsiam as simsiam_mod
 import vision_ssl.methods.vicreg as vicreg_mod
 from vision_ssl.data import FakeDataModule
 from vision_ssl.methods import BYOL, BarlowTwins, MoCoV2, MoCoV3, SimSiam, VICReg
+from vision_ssl.methods.step import Views
 from vision_ssl.registry import METHODS, resolve
 from vision_ssl.utils.momentum import frozen_copy, update_ema
 
@@ -33,8 +34,11 @@ def small(cls: type, **kw: Any) -> Any:
     return cls(**{**SMALL, **EXTRA.get(cls, {}), **kw})
 
 
-def views(n: int = 8) -> list[torch.Tensor]:
-    return [torch.randn(n, 3, 16, 16), torch.randn(n, 3, 16, 16)]
+def views(n: int = 8) -> Views:
+    return Views([torch.randn(n, 3, 16, 16), torch.randn(n, 3, 16, 16)])
+
+
+LABELS = torch.zeros(8, dtype=torch.long)
 
 
 def test_registered_under_short_names():
@@ -62,7 +66,8 @@ def test_update_ema_formula_and_frozen_copy():
 @pytest.mark.parametrize("cls", [MoCoV2, MoCoV3, BYOL], ids=lambda c: c.__name__)
 def test_teacher_gets_no_gradient_and_moves(cls):
     model = small(cls)
-    loss, features, _ = model.ssl_step(views())
+    out = model.ssl_step(views(), LABELS)
+    loss, features, _ = out.loss, out.features, out.logs
     loss.backward()
     assert features.shape == (8, model.num_features)
     assert all(p.grad is None and not p.requires_grad for p in model.teacher.parameters())
@@ -100,7 +105,7 @@ def test_stop_gradients_where_the_paper_puts_them(cls, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, spy)
-    small(cls).ssl_step(views())
+    small(cls).ssl_step(views(), LABELS)
     assert seen and all(s == expected for s in seen), seen
 
 
@@ -110,25 +115,23 @@ def test_simsiam_target_branch_gets_no_gradient():
     model = small(SimSiam)
     nn.init.zeros_(model.predictor[-1].weight)
     model.predictor.requires_grad_(False)
-    loss, _, _ = model.ssl_step(views())
+    loss = model.ssl_step(views(), LABELS).loss
     loss.backward()
     assert all(p.grad is None or p.grad.abs().max() == 0 for p in model.backbone.parameters())
 
 
 def test_mocov2_queue_is_a_checkpointed_fifo():
     model = small(MoCoV2, queue_size=6)
-    assert {"queue", "queue_ptr"} <= set(model.state_dict())
+    assert {"queue.features", "queue.ptr"} <= set(model.state_dict())
     k1, k2 = torch.randn(4, 8), torch.randn(4, 8)
-    model.enqueue(k1)
-    model.enqueue(k2)  # wraps: rows 4, 5 then 0, 1
-    n1, n2 = nn.functional.normalize(k1, dim=1), nn.functional.normalize(k2, dim=1)
-    torch.testing.assert_close(model.queue[2:4], n1[2:4])
-    torch.testing.assert_close(model.queue[4:6], n2[:2])
-    torch.testing.assert_close(model.queue[0:2], n2[2:4])
-    assert int(model.queue_ptr) == 2
+    model.queue.push(k1)
+    model.queue.push(k2)  # wraps: rows 4, 5 then 0, 1
+    torch.testing.assert_close(model.queue.features[0:4], torch.cat([k2[2:4], k1[2:4]]))
+    torch.testing.assert_close(model.queue.features[4:6], k2[:2])
+    assert int(model.queue.ptr) == 2 and int(model.queue.count) == 6
     twin = small(MoCoV2, queue_size=6)
     twin.load_state_dict(model.state_dict())
-    assert torch.equal(twin.queue, model.queue) and int(twin.queue_ptr) == 2
+    assert torch.equal(twin.queue.features, model.queue.features) and int(twin.queue.ptr) == 2
 
 
 def test_mocov2_warns_when_queue_exceeds_dataset():
@@ -136,7 +139,7 @@ def test_mocov2_warns_when_queue_exceeds_dataset():
     dm = FakeDataModule(num_samples=64, num_classes=3, image_size=16, batch_size=16, num_workers=0)
     with pytest.warns(UserWarning, match="queue_size=4096 exceeds"):
         quiet_trainer(1, limit_train_batches=1, limit_val_batches=0).fit(model, dm)
-    assert int(model.queue_ptr) == 16
+    assert int(model.queue.ptr) == 16
 
 
 @pytest.mark.parametrize(

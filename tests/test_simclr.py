@@ -8,6 +8,8 @@ from helpers import fashion_mnist, probe_vs_random, quiet_trainer
 
 from vision_ssl.data import FakeDataModule
 from vision_ssl.methods import SimCLR
+from vision_ssl.methods.step import StepOutput, Views
+from vision_ssl.transforms import SimCLRViews
 from vision_ssl.utils import distributed
 
 TINY = dict(backbone="tiny", backbone_kwargs={"width": 8}, proj_hidden_dim=32, proj_output_dim=16, image_size=16)
@@ -15,23 +17,23 @@ TINY = dict(backbone="tiny", backbone_kwargs={"width": 8}, proj_hidden_dim=32, p
 
 def test_probe_sends_no_gradient_into_backbone():
     model = SimCLR(**TINY)
-    views = [torch.randn(4, 3, 16, 16), torch.randn(4, 3, 16, 16)]
-    _, feats, _ = model.ssl_step(views)
-    probe_loss = model.probe_loss(feats, torch.tensor([0, 1, 2, 3]), model.train_top1)
-    probe_loss.backward()
+    x = torch.randn(4, 3, 16, 16)
+    # The SSL loss contributes nothing here, so every gradient of the step comes from the online probe.
+    model.ssl_step = lambda views, labels: StepOutput(torch.zeros((), requires_grad=True), model.backbone(x))
+    model.training_step((Views([x, x]), torch.tensor([0, 1, 2, 3])), 1)["loss"].backward()
     assert all(p.grad is None for p in model.backbone.parameters())
     assert model.probe.weight.grad is not None and model.probe.weight.grad.abs().sum() > 0
 
 
 def test_ssl_loss_reaches_backbone_but_not_probe():
     model = SimCLR(**TINY)
-    loss, _, _ = model.ssl_step([torch.randn(4, 3, 16, 16), torch.randn(4, 3, 16, 16)])
+    loss = model.ssl_step(Views([torch.randn(4, 3, 16, 16), torch.randn(4, 3, 16, 16)]), torch.zeros(4, dtype=torch.long)).loss
     loss.backward()
     assert all(p.grad is not None for p in model.backbone.parameters())
     assert model.probe.weight.grad is None
 
 
-def _views_after_transfer(model: SimCLR, images: torch.Tensor) -> list[torch.Tensor]:
+def _views_after_transfer(model: SimCLR, images: torch.Tensor) -> Views:
     class _T:  # the bit of a Trainer that on_after_batch_transfer reads
         training = True
 
@@ -43,15 +45,14 @@ def _views_after_transfer(model: SimCLR, images: torch.Tensor) -> list[torch.Ten
 def test_views_seeded_by_run_step_and_rank(monkeypatch):
     images = FakeDataModule(image_size=16).load_split("train").images[:6]
     a, b = SimCLR(**TINY), SimCLR(**TINY)
-    a.aug_seed.fill_(7)
-    b.aug_seed.fill_(7)
-    va, vb = _views_after_transfer(a, images), _views_after_transfer(b, images)
+    a.aug_seed = b.aug_seed = 7
+    va, vb = _views_after_transfer(a, images).images, _views_after_transfer(b, images).images
     assert all(torch.equal(x, y) for x, y in zip(va, vb, strict=True)), "same seed and step must give the same views"
     assert not torch.equal(va[0], va[1]), "the two views must differ"
-    assert not torch.equal(_views_after_transfer(a, images)[0], va[0]), "the next step must draw new views"
+    assert not torch.equal(_views_after_transfer(a, images).images[0], va[0]), "the next step must draw new views"
     monkeypatch.setattr(distributed, "rank", lambda: 1)
-    b.aug_step.fill_(0)
-    assert not torch.equal(_views_after_transfer(b, images)[0], va[0]), "ranks must draw independent views"
+    b.aug_step = 0
+    assert not torch.equal(_views_after_transfer(b, images).images[0], va[0]), "ranks must draw independent views"
 
 
 def test_fit_on_fake_data_logs_keys():
@@ -69,7 +70,7 @@ def test_simclr_beats_random_weights_on_fashion_mnist():
     torch.manual_seed(0)
     model = SimCLR(
         backbone="tiny", backbone_kwargs={"width": 16}, proj_hidden_dim=128, proj_output_dim=64, temperature=0.2,
-        image_size=28, warmup_epochs=0.2, augment={"crop_scale": (0.2, 1.0)},
+        image_size=28, warmup_epochs=0.2, augment=SimCLRViews(crop_scale=(0.2, 1.0)),
     )
     trained, random = probe_vs_random(model, fashion_mnist(max_train_samples=4096), max_epochs=3)
     print(f"SimCLR probe {trained:.3f} vs random weights {random:.3f}")

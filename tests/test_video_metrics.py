@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from vision_ssl.eval.video_metrics import (
+from vision_ssl.metrics.video import (
     best_of_samples,
     diversity,
     gradient_difference_sharpness,

@@ -4,27 +4,35 @@
     vision-ssl fit --config configs/demo.yaml --trainer.max_epochs 2 --data.batch_size 128
     vision-ssl test --config configs/demo.yaml --ckpt_path runs/demo/version_0/checkpoints/last.ckpt
 
-`data.num_classes`, `data.image_size` and `data.channels` are linked into the model. Checkpoints (`last` and
-the best on `val/probe_top1`) are configured under `checkpoint.*`; logs go to TensorBoard under `runs/`.
+`data.num_classes`, `data.image_size` and `data.channels` are linked into the model. Checkpoints (one `last.ckpt`,
+written every `last_checkpoint.every_n_train_steps` steps and at each validation, and the best on
+`val/probe_top1`) are configured under `checkpoint.*`; logs go to TensorBoard under `runs/`. A half-precision
+config run without a GPU runs in 32-true and says so.
 """
 
 from __future__ import annotations
 
+import glob
 import importlib
+import logging
 import os
 import sys
 import warnings
+from typing import Any
 
 import torch
-from jsonargparse import lazy_instance
+from jsonargparse import Namespace, lazy_instance
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
 import vision_ssl.data  # noqa: F401  (registers the data modules for short class names)
 import vision_ssl.methods  # noqa: F401  (registers the methods for short class names)
-from vision_ssl.utils.checkpoint import AtomicCheckpointIO
+from vision_ssl.eval.monitor import ValidationMonitor
+from vision_ssl.utils.checkpoint import AtomicCheckpointIO, load_checkpoint
 
 EXTRA_COMMANDS = {
     "probe": "vision_ssl.eval.linear_probe.main",
@@ -35,10 +43,34 @@ EXTRA_COMMANDS = {
 }
 # Raised by our own checks with a message naming the bad value and what is allowed.
 USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError)
-TRAINER_DEFAULTS = {
-    "logger": lazy_instance(TensorBoardLogger, save_dir="runs", name="vision_ssl"),
-    "plugins": [AtomicCheckpointIO()],  # a kill during a save never leaves a corrupt last.ckpt
-}
+# No `plugins` default: jsonargparse cannot serialise an instance, so AtomicCheckpointIO is installed on the built
+# trainer instead (`instantiate_trainer`).
+TRAINER_DEFAULTS = {"logger": lazy_instance(TensorBoardLogger, save_dir="runs", name="vision_ssl", default_hp_metric=False)}
+HALF_PRECISIONS = ("16", "16-mixed", "16-true", "bf16", "bf16-mixed", "bf16-true")
+
+
+class _DropTip(logging.Filter):
+    """Drops Lightning's advertisement for its cloud logger, printed by every Trainer."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in str(record.msg)
+
+
+_DROP_TIP = _DropTip()
+
+
+def cpu_precision(trainer: Namespace) -> str | None:
+    """32-true when `trainer` asks for half precision but will run on the CPU (where autocast is several times
+    slower than fp32), else None. Runs on the CPU: `accelerator: cpu`, or `auto` with neither CUDA nor MPS."""
+    precision, accelerator = str(trainer.get("precision")), trainer.get("accelerator")
+    if precision not in HALF_PRECISIONS or not isinstance(accelerator, str):
+        return None
+    gpu = torch.cuda.is_available() or torch.backends.mps.is_available()
+    return "32-true" if accelerator == "cpu" or (accelerator == "auto" and not gpu) else None
+
+
+def _loggers(value: Any) -> list[Any]:
+    return [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, Namespace)]
 
 
 class VisionSSLCLI(LightningCLI):
@@ -47,16 +79,20 @@ class VisionSSLCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         # `last.ckpt` every N optimizer steps too, so a killed run loses at most N steps (`--ckpt_path last`).
+        # Both callbacks write the one `last.ckpt` (no version counter: otherwise the second writer of "last" in the
+        # folder makes a stale `last-v1.ckpt`); `checkpoint` keeps it current at each validation and at the end.
         parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
         parser.set_defaults(
             {
                 "last_checkpoint.save_top_k": 0,
                 "last_checkpoint.save_last": True,
                 "last_checkpoint.every_n_train_steps": 100,
+                "last_checkpoint.enable_version_counter": False,
             }
         )
         parser.link_arguments("checkpoint.dirpath", "last_checkpoint.dirpath")
         parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
+        parser.add_lightning_class_args(ValidationMonitor, "monitor")  # val/knn_top1 and the collapse statistics
         parser.set_defaults({"lr_monitor.logging_interval": "step"})
         parser.set_defaults(
             {
@@ -65,6 +101,7 @@ class VisionSSLCLI(LightningCLI):
                 "checkpoint.save_last": True,
                 "checkpoint.filename": "best-epoch{epoch:03d}",
                 "checkpoint.auto_insert_metric_name": False,
+                "checkpoint.enable_version_counter": False,
             }
         )
         parser.link_arguments("data.init_args.image_size", "model.init_args.image_size")
@@ -72,12 +109,12 @@ class VisionSSLCLI(LightningCLI):
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
 
     def _parse_ckpt_path(self) -> None:
-        """Refuse a checkpoint written by another method than the configured one, before LightningCLI applies
-        the checkpoint's hyper-parameters to the model config."""
+        """Refuse a corrupt checkpoint, or one written by another method than the configured one, before
+        LightningCLI reads the checkpoint's hyper-parameters into the model config."""
         sub = self.config.get("subcommand")
         ckpt_path = self.config[sub].get("ckpt_path") if sub else None
         if ckpt_path and os.path.isfile(ckpt_path):
-            written_by = torch.load(ckpt_path, weights_only=True, map_location="cpu").get("vision_ssl", {}).get("method")
+            written_by = load_checkpoint(ckpt_path, weights_only=True).get("vision_ssl", {}).get("method")
             configured = self.config[sub].get("model", {}).get("class_path")
             if written_by and configured and written_by.rpartition(".")[2] != configured.rpartition(".")[2]:
                 raise ValueError(
@@ -87,10 +124,48 @@ class VisionSSLCLI(LightningCLI):
                 )
         super()._parse_ckpt_path()
 
+    def before_instantiate_classes(self) -> None:
+        """Fall back to 32-true on a CPU; no placeholder `hp_metric` in TensorBoard (we log real metrics)."""
+        cfg = self.config[self.subcommand] if self.subcommand else self.config
+        fallback = cpu_precision(cfg.trainer)
+        if fallback:
+            rank_zero_info(f"vision-ssl: no GPU, so trainer.precision {cfg.trainer.precision} runs as {fallback} "
+                           "(half precision on a CPU is several times slower than fp32)")
+            cfg.trainer.precision = fallback
+        for logger in _loggers(cfg.trainer.get("logger")):
+            if logger.class_path.endswith("TensorBoardLogger") and "init_args" in logger:
+                logger.init_args.default_hp_metric = False
+
+    def instantiate_trainer(self, **kwargs: Any) -> Any:
+        """The trainer, writing checkpoints atomically unless the config chose its own checkpoint IO."""
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()  # a kill during a save keeps the old last.ckpt
+        return trainer
+
+    def _check_last(self) -> None:
+        """`--ckpt_path last`: name a corrupt last.ckpt before Lightning's torch.load traceback would."""
+        if self.config_init[self.subcommand].get("ckpt_path") != "last":
+            return
+        found = [p for cb in self.trainer.checkpoint_callbacks if getattr(cb, "dirpath", None)
+                 for p in glob.glob(os.path.join(str(cb.dirpath), f"{ModelCheckpoint.CHECKPOINT_NAME_LAST}*.ckpt"))]
+        if found:
+            load_checkpoint(max(found, key=os.path.getmtime), weights_only=True)
+
+    def before_fit(self) -> None:
+        self._check_last()
+
+    def before_test(self) -> None:
+        self._check_last()
+
 
 def build_cli(args: list[str] | None = None, run: bool = True) -> VisionSSLCLI:
     """Parse `args` (default: sys.argv), build the trainer/model/data and run the subcommand."""
     warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")  # Lightning vs new torch
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        if _DROP_TIP not in logging.getLogger(name).filters:
+            logging.getLogger(name).addFilter(_DROP_TIP)
     return VisionSSLCLI(
         LightningModule,
         LightningDataModule,

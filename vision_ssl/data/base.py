@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import lightning as L
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler, Subset
 
 
 def missing_data_error(name: str, folder: str, command: str = "make data") -> FileNotFoundError:
@@ -47,7 +47,12 @@ def resize_uint8(x: torch.Tensor, size: int, chunk: int = 4096) -> torch.Tensor:
 
 
 class TensorImageDataset(Dataset):
-    """In-memory uint8 images (N, C, H, W) with labels (N,); channels fixed on access (a view, no copy)."""
+    """In-memory uint8 images (N, C, H, W) with labels (N,); channels fixed on access (a view, no copy).
+
+    Indexed with a list of indices (what the data modules' batch loaders ask), it slices the whole batch at once
+    instead of collating samples one by one. Gray images for a 3-channel model stay 1-channel here: the model
+    repeats them on the device after transfer (`SSLMethod.on_after_batch_transfer`), moving a third of the bytes.
+    """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, channels: int) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4:
@@ -59,8 +64,19 @@ class TensorImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return fit_channels(self.images[i], self.channels), self.labels[i]
+    def __getitem__(self, i: int | list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = i if isinstance(i, int) else torch.as_tensor(i, dtype=torch.long)
+        x = self.images[idx]
+        if x.shape[-3] == 1 and self.channels == 3:
+            return x, self.labels[idx]  # expanded on the device
+        return fit_channels(x, self.channels), self.labels[idx]
+
+
+def in_memory(dataset: Dataset) -> bool:
+    """Whether `dataset` (or the dataset under its `Subset`s) is a `TensorImageDataset`."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return isinstance(dataset, TensorImageDataset)
 
 
 class ResumableSampler(Sampler[int]):
@@ -169,18 +185,16 @@ class ImageDataModule(L.LightningDataModule):
                 f"the training split has {len(dataset)} images, fewer than batch_size={self.batch_size}; "
                 "lower data.batch_size or raise data.max_train_samples"
             )
-        sampler = None
+        sampler: Sampler[int] | None = None
         if train:
             sampler = ResumableSampler(len(dataset), self.batch_size, self.seed, self._batches_done_this_epoch)
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            sampler=sampler,
-            drop_last=train,  # contrastive losses and BatchNorm want full batches
-            num_workers=self.num_workers,
-            pin_memory=torch.cuda.is_available(),
-            persistent_workers=self.num_workers > 0,
-        )
+        common = dict(num_workers=self.num_workers, pin_memory=torch.cuda.is_available(),
+                      persistent_workers=self.num_workers > 0)
+        if in_memory(dataset):  # one slice per batch: the sampler yields index lists, nothing is collated
+            batches = BatchSampler(sampler or SequentialSampler(dataset), self.batch_size, drop_last=train)
+            return DataLoader(dataset, sampler=batches, batch_size=None, **common)  # type: ignore[arg-type]
+        # drop_last: contrastive losses and BatchNorm want full batches
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=train, **common)  # type: ignore[arg-type]
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, train=True)

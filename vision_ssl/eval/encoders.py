@@ -43,7 +43,7 @@ def _checkpoint_facts(path: str) -> dict[str, Any]:
         epochs = int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
     except (KeyError, TypeError):
         epochs = int(ckpt.get("epoch", -1)) + 1
-    return {"epochs": epochs, "seed": int(ckpt["state_dict"].get("aug_seed", torch.tensor(-1)))}
+    return {"epochs": epochs, "seed": int(ckpt.get("vision_ssl", {}).get("aug_seed", ckpt["state_dict"].get("aug_seed", -1)))}
 
 
 def _arch(model: nn.Module) -> str:

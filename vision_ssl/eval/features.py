@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from vision_ssl.data.base import ImageDataModule
-
-if TYPE_CHECKING:
-    from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.base import SSLMethod
 
 
 def _import(path: str) -> Any:
@@ -46,8 +44,6 @@ def load_run(ckpt_path: str, **data_overrides: Any) -> tuple[SSLMethod, ImageDat
             "data module); give a checkpoint written by `vision-ssl fit`"
         )
     method_cls = _import(info["method"])
-    from vision_ssl.methods.base import SSLMethod  # here: vision_ssl.methods imports vision_ssl.eval
-
     if not issubclass(method_cls, SSLMethod):
         raise ValueError(
             f"'{ckpt_path}' was written by {method_cls.__name__}, which has no image backbone to evaluate; the "

@@ -1,46 +1,68 @@
-"""Validation-time monitors used by `SSLMethod`: a kNN accuracy and collapse statistics, each validation epoch.
+"""`ValidationMonitor`: a Lightning callback that logs a kNN accuracy and collapse statistics every validation epoch.
 
 `val/knn_top1` classifies the clean validation images by `knn_predict` against a bank of the most recent
-training features (detached backbone features of the first view, collected during the training steps, so no
-extra pass over the training set). Those features come from augmented views and a moving encoder, so this is
-a cheap trend monitor; the number to report is the offline `vision-ssl knn` on frozen, clean features.
+training features (the detached probe features a method's training step returns, so no extra pass over the
+training set). Those features come from augmented views and a moving encoder, so this is a cheap trend monitor;
+the number to report is the offline `vision-ssl knn` on frozen, clean features.
 
-`val/rankme`, `val/embedding_std`, `val/uniformity` and `val/alignment` (clean view vs one augmented view of
-the same validation images) come from `vision_ssl.eval.collapse`; a warning is emitted when they show collapse.
+`val/rankme`, `val/embedding_std`, `val/uniformity` and `val/alignment` (clean view vs one seeded augmented view
+of the same validation images) come from `vision_ssl.metrics.collapse`; a warning is emitted when they show
+collapse, and non-finite validation features stop the run with the non-finite message.
+
+`vision-ssl fit` adds it to every run (`vision_ssl.cli`); add it to a hand-built Trainer with
+`callbacks=[ValidationMonitor()]`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import lightning as L
 import torch
 
-from vision_ssl.eval.collapse import collapse_stats, warn_if_collapsed
-from vision_ssl.eval.knn import knn_predict
+from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.checks import nonfinite_error
+from vision_ssl.metrics.collapse import collapse_stats, warn_if_collapsed
+from vision_ssl.metrics.knn import knn_predict
+from vision_ssl.utils.queue import FeatureQueue
 
 
-class ValidationMonitor:
-    """Holds the training-feature bank and the validation features of the current epoch (not checkpointed).
+class ValidationMonitor(L.Callback):
+    """kNN and collapse monitors of an `SSLMethod` (other modules are left alone).
 
     Args:
-        num_classes: classes of the kNN vote.
-        bank_size: most recent training features kept (a ring buffer).
-        max_val: validation features kept per epoch (for kNN and the collapse statistics).
+        bank_size: most recent training features kept (a FIFO queue on the device, written in place).
+        max_val: validation images used per epoch (for kNN and the collapse statistics).
         k: kNN neighbours.
         temperature: kNN vote temperature.
     """
 
-    def __init__(self, num_classes: int, bank_size: int = 8192, max_val: int = 4096, k: int = 200,
-                 temperature: float = 0.07) -> None:
-        self.num_classes, self.bank_size, self.max_val = num_classes, bank_size, max_val
-        self.k, self.temperature = k, temperature
-        self.bank: list[tuple[torch.Tensor, torch.Tensor]] = []
+    def __init__(self, bank_size: int = 8192, max_val: int = 4096, k: int = 200, temperature: float = 0.07) -> None:
+        if bank_size < 1 or max_val < 2 or k < 1 or temperature <= 0:
+            raise ValueError(f"need bank_size >= 1, max_val >= 2, k >= 1, temperature > 0; got {bank_size}, "
+                             f"{max_val}, {k}, {temperature}")
+        self.bank_size, self.max_val, self.k, self.temperature = bank_size, max_val, k, temperature
+        self.bank: FeatureQueue | None = None
         self.val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] = []
 
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if not isinstance(pl_module, SSLMethod) or not isinstance(outputs, dict) or outputs.get("features") is None:
+            return
+        self.add_train(outputs["features"], outputs["labels"])
+
     def add_train(self, features: torch.Tensor, labels: torch.Tensor) -> None:
-        """Push labelled training features (B, F) into the bank, dropping the oldest beyond `bank_size`."""
-        keep = labels >= 0
-        self.bank.append((features.detach()[keep].float(), labels[keep]))
-        while sum(len(f) for f, _ in self.bank) - len(self.bank[0][0]) >= self.bank_size:
-            self.bank.pop(0)
+        """Push training features (B, F) and labels into the bank; unlabelled ones (-1) are dropped at compute
+        time, so this makes no host sync."""
+        if self.bank is None:
+            self.bank = FeatureQueue(self.bank_size, features.shape[1], init="zeros", with_labels=True).to(features.device)
+        self.bank.push(features.detach().float(), labels, gather=False)
+
+    def on_validation_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                                batch_idx: int, dataloader_idx: int = 0) -> None:
+        if not isinstance(pl_module, SSLMethod) or not isinstance(outputs, dict) or self.val_full:
+            return
+        self.add_val(outputs["features"], outputs["labels"], self.augmented_features(pl_module, batch[0], batch_idx))
 
     def add_val(self, features: torch.Tensor, labels: torch.Tensor, pair: torch.Tensor | None = None) -> None:
         """Keep validation features (B, F), labels and optionally features of an augmented view of the same images."""
@@ -51,30 +73,47 @@ class ValidationMonitor:
     def val_full(self) -> bool:
         return sum(len(f) for f, _, _ in self.val) >= self.max_val
 
+    @staticmethod
     @torch.no_grad()
-    def augmented_features(self, model: torch.nn.Module, images: torch.Tensor, seed: int) -> torch.Tensor | None:
-        """Backbone features of one seeded augmented view of normalised images (None if not RGB or store full)."""
-        if images.shape[1] != 3 or self.val_full:
+    def augmented_features(model: SSLMethod, images: torch.Tensor, seed: int) -> torch.Tensor | None:
+        """Backbone features of one seeded augmented view of normalised RGB images (None for other inputs)."""
+        if images.shape[1] != 3:
             return None
         with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
             torch.manual_seed(seed)
-            return model.backbone(model.augment(model.normalize.invert(images)))
+            view = model.augment(model.normalize.invert(images))[0]
+        if view.shape[-2:] != images.shape[-2:]:
+            return None
+        return model.backbone(model.normalize(view))
 
-    def compute(self, where: str = "") -> dict[str, float]:
-        """kNN top-1 (when the bank is not empty) and collapse statistics of this epoch; resets the val store."""
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not isinstance(pl_module, SSLMethod) or trainer.sanity_checking:
+            self.val = []
+            return
+        for key, value in self.compute(pl_module.hparams.num_classes, f"at epoch {pl_module.current_epoch}").items():
+            pl_module.log(f"val/{key}", value, sync_dist=True)
+
+    def compute(self, num_classes: int, where: str = "") -> dict[str, float]:
+        """kNN top-1 (when the bank has labelled features) and collapse statistics; resets the validation store."""
         if not self.val:
             return {}
         z = torch.cat([f for f, _, _ in self.val])[: self.max_val]
         y = torch.cat([y for _, y, _ in self.val])[: self.max_val]
         pairs = [p for _, _, p in self.val]
-        pair = torch.cat(pairs)[: self.max_val] if all(p is not None for p in pairs) else None
+        pair = torch.cat(pairs)[: self.max_val] if all(p is not None for p in pairs) else None  # type: ignore[misc]
         self.val = []
+        if not torch.isfinite(z).all():
+            raise nonfinite_error(f"non-finite validation features {where}".strip())
         stats = collapse_stats(z, pair)
         warn_if_collapsed(stats, z.shape[1], where)
         keep = y >= 0
-        if self.bank and keep.any():
-            bank_x = torch.cat([f for f, _ in self.bank])[-self.bank_size :]
-            bank_y = torch.cat([y for _, y in self.bank])[-self.bank_size :]
-            pred = knn_predict(bank_x, bank_y, z[keep], self.num_classes, self.k, self.temperature)
-            stats["knn_top1"] = (pred == y[keep].cpu()).float().mean().item()
+        if self.bank is not None and keep.any():
+            n = int(self.bank.count)
+            bank_x, bank_y = self.bank.features[:n], self.bank.labels[:n]
+            labelled = bank_y >= 0
+            if labelled.any():
+                pred = knn_predict(bank_x[labelled], bank_y[labelled], z[keep], num_classes, self.k,
+                                   self.temperature)
+                stats["knn_top1"] = (pred == y[keep].cpu()).float().mean().item()
         return stats
+

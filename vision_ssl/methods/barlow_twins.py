@@ -16,7 +16,7 @@ import torch
 
 from vision_ssl.heads.presets import barlow_twins_projector
 from vision_ssl.losses import barlow_twins_loss
-from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 
 
 class BarlowTwins(SSLMethod):
@@ -41,14 +41,14 @@ class BarlowTwins(SSLMethod):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         if lambda_offdiag < 0:
             raise ValueError(f"lambda_offdiag must be >= 0, got {lambda_offdiag}")
         self.projector = barlow_twins_projector(self.num_features, proj_hidden_dim, proj_output_dim)
 
-    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        x1, x2 = views
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        x1, x2 = views.images
         h1, h2 = self.backbone(x1), self.backbone(x2)  # (B, F) each
         z1, z2 = self.projector(h1), self.projector(h2)  # (B, D)
         loss = barlow_twins_loss(z1, z2, self.hparams.lambda_offdiag, self.hparams.gather_distributed)
-        return loss, h1, {}
+        return StepOutput(loss, h1, {})

@@ -1,18 +1,19 @@
-"""`SSLMethod`: the thin LightningModule every method builds on.
+"""`SSLMethod`: the thin LightningModule every image method builds on.
 
 It owns what all methods share and nothing method-specific:
 - the backbone (by name, see `vision_ssl.backbones.create_backbone`);
-- on-device view augmentation in `on_after_batch_transfer`, seeded from (run seed, rank, step) so views are
-  reproducible, independent across ranks, and identical after a resume;
+- on-device views: grayscale is expanded after transfer, then the view recipe (`augment`, a module from
+  `vision_ssl.transforms.recipes`, injectable from YAML) runs under a seed drawn from (run seed, rank, step), so
+  views are reproducible, independent across ranks and identical after a resume;
 - an online linear probe on detached backbone features, with its own loss and parameter group;
-- the optimizer and LR scheduler injected through LightningCLI (default: AdamW with linear warm-up and cosine
-  decay sized from `trainer.estimated_stepping_batches`);
-- logging under stable keys: `train/loss`, `train/probe_top1`, `val/probe_top1`, `test/probe_top1`;
-- validation monitors (`vision_ssl.eval.monitor`): `val/knn_top1`, `val/rankme`, `val/embedding_std`,
-  `val/uniformity`, `val/alignment`, with a warning when the embeddings collapse.
+- the optimizer and LR scheduler injected through LightningCLI (`vision_ssl.utils.optim`);
+- logging under stable keys (`train/loss`, `train/probe_top1`, `val/probe_top1`, `test/probe_top1`) and one
+  TensorBoard grid of views per view size.
 
-A method subclass builds its heads and loss in `__init__` and implements `ssl_step(views)`, returning its loss,
-the backbone features of the first view (for the probe) and any extra scalars to log.
+A method builds its heads and loss in `__init__` and implements `ssl_step(views, labels) -> StepOutput`. The
+training step checks for a non-finite loss without a host sync; the flag is read every `finite_check_every`
+steps and before any checkpoint is written, so the last checkpoint on disk is always a finite one. The kNN and
+collapse monitors are a callback (`vision_ssl.eval.monitor.ValidationMonitor`) fed by what the steps return.
 """
 
 from __future__ import annotations
@@ -22,28 +23,30 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 import torchmetrics
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import nn
-from torchvision.utils import make_grid
 
 from vision_ssl.backbones import create_backbone
-from vision_ssl.eval.monitor import ValidationMonitor
 from vision_ssl.methods.checks import (
     check_batch_size,
     check_checkpoint_method,
-    check_finite,
     check_image_size,
+    check_recipe,
+    nonfinite_error,
+    read_aug_state,
+    run_record,
 )
-from vision_ssl.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalize, SimCLRAugment
+from vision_ssl.methods.step import StepOutput, Views, log_step, probe_loss_and_top1, view_grids
+from vision_ssl.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalize
+from vision_ssl.transforms.recipes import SimCLRViews
 from vision_ssl.utils import distributed
-from vision_ssl.utils.schedules import WarmupCosine
+from vision_ssl.utils.optim import build_optimization, decay_groups
 
 
 class SSLMethod(L.LightningModule):
-    """Base of all self-supervised methods.
+    """Base of all image methods.
 
     Args:
         backbone: backbone name (`tiny`, or any timm model name).
@@ -51,15 +54,20 @@ class SSLMethod(L.LightningModule):
         cifar_stem: 3x3 stride-1 stem without max-pool for ResNets on small images.
         num_classes: classes of the online probe (linked from `data.num_classes` by the CLI).
         image_size: side of the augmented views (linked from `data.image_size` by the CLI).
-        in_chans: input channels (linked from `data.channels` by the CLI).
+        in_chans: input channels (linked from `data.channels` by the CLI); 1-channel batches are repeated to 3.
         mean: per-channel normalisation mean.
         std: per-channel normalisation std.
-        augment: keyword arguments of `SimCLRAugment` other than size/mean/std (e.g. `{blur_p: 0.5}`).
+        augment: the view recipe (e.g. `vision_ssl.transforms.SimCLRViews`); None: the method's own default.
         optimizer: optimizer factory (LightningCLI `class_path`/`init_args`); default AdamW(lr=1e-3, wd=1e-4).
         scheduler: LR scheduler factory; default linear warm-up then cosine, stepped every batch.
         warmup_epochs: warm-up length of the default scheduler, in epochs (fractions allowed).
         probe_lr: learning rate of the online probe's parameter group (default: the optimizer's).
     """
+
+    num_views: int | None = 2  # views `ssl_step` expects (None: any number, e.g. multi-crop)
+    min_batch_size: int = 2  # per process: pairs to contrast and BatchNorm statistics
+    decay_norm_and_bias: bool = True  # False where the paper excludes norms and biases from weight decay
+    finite_check_every: int = 50  # steps between reads of the non-finite flag (each read is one host sync)
 
     def __init__(
         self,
@@ -71,14 +79,14 @@ class SSLMethod(L.LightningModule):
         in_chans: int = 3,
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
-        augment: dict[str, Any] | None = None,
+        augment: nn.Module | None = None,
         optimizer: OptimizerCallable | None = None,
         scheduler: LRSchedulerCallable | None = None,
         warmup_epochs: float = 10.0,
         probe_lr: float | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         if num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes}")
         if len(mean) != in_chans or len(std) != in_chans:
@@ -90,48 +98,55 @@ class SSLMethod(L.LightningModule):
         self.num_features: int = self.backbone.num_features
         self.probe = nn.Linear(self.num_features, num_classes)
         self.normalize = Normalize(None, mean, std)
-        try:
-            self.augment = SimCLRAugment(image_size, mean=mean, std=std, **(augment or {}))
-        except TypeError as err:
-            raise ValueError(f"bad model.augment {augment}: {err}") from err
+        self.augment = check_recipe(self.default_augment() if augment is None else augment, image_size,
+                                    self.num_views, type(self).__name__)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.train_top1 = torchmetrics.Accuracy("multiclass", num_classes=num_classes, ignore_index=-1)
-        self.val_top1 = self.train_top1.clone()
-        self.test_top1 = self.train_top1.clone()
-        self.monitor = ValidationMonitor(num_classes)  # val/knn_top1 and collapse statistics (vision_ssl.eval)
-        # Augmentation RNG state: checkpointed, so a resumed run draws the views an unbroken run would.
-        self.register_buffer("aug_seed", torch.tensor(-1, dtype=torch.long))
-        self.register_buffer("aug_step", torch.tensor(0, dtype=torch.long))
+        self.val_top1 = torchmetrics.Accuracy("multiclass", num_classes=num_classes, ignore_index=-1)
+        self.test_top1 = self.val_top1.clone()
+        # Augmentation RNG state: plain ints (no host sync to read them), checkpointed in `on_save_checkpoint`.
+        self.aug_seed, self.aug_step = -1, 0
+        # First step with a non-finite loss, plus one (0: none yet); on the device, read only every few steps.
+        self.register_buffer("nonfinite", torch.zeros((), dtype=torch.long), persistent=False)
 
     # ----------------------------------------------------------------- what a method implements
-    num_views: int = 2
+    def default_augment(self) -> nn.Module:
+        """The recipe used when `augment` is None: SimCLR's, `num_views` views."""
+        return SimCLRViews(num_views=self.num_views or 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Backbone features (B, num_features) of normalised images."""
         return self.backbone(x)
 
-    def make_views(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """`num_views` independent augmentations of a uint8 batch (override for asymmetric recipes)."""
-        return [self.augment(images) for _ in range(self.num_views)]
+    def make_views(self, images: torch.Tensor) -> Views:
+        """Normalised views of a uint8 batch (override to draw masks or tiles into `Views.extra`)."""
+        return Views([self.normalize(v) for v in self.augment(images)])
 
-    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        """Return (loss, backbone features of views[0], extra scalars to log under train/)."""
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        """Loss, probe features and extra logs of one training batch (labels -1 where unlabelled)."""
         raise NotImplementedError
 
-    # ----------------------------------------------------------------- data on the device
-    min_batch_size: int = 2  # per process: pairs to contrast and BatchNorm statistics
+    def occasional_features(self, x: torch.Tensor, every: int) -> torch.Tensor | None:
+        """Backbone features of `x` without gradient every `every` steps, else None: for pretexts whose loss never
+        sees the clean image, so the probe's extra pass costs 1/every of a pass per step."""
+        if self.global_step % every:
+            return None
+        with torch.no_grad():
+            return self.backbone(x)
 
+    # ----------------------------------------------------------------- data on the device
     def on_fit_start(self) -> None:
         batch_size = getattr(getattr(self.trainer, "datamodule", None), "batch_size", None)
         if batch_size is not None:
             check_batch_size(batch_size, self.min_batch_size, type(self).__name__)
-        if int(self.aug_seed) < 0:  # fresh run: derive from the seed Lightning set (seed_everything)
-            self.aug_seed.fill_(torch.initial_seed() % (2**31))
+        if self.aug_seed < 0:  # fresh run: derive from the seed Lightning set (seed_everything)
+            self.aug_seed = torch.initial_seed() % (2**31)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         images, labels = batch
-        if self.trainer is not None and self.trainer.training:
-            seed = (int(self.aug_seed) * 1_000_003 + distributed.rank() * 7919 + int(self.aug_step)) % (2**63)
+        if images.shape[1] == 1 and self.hparams.in_chans == 3:
+            images = images.expand(-1, 3, -1, -1)  # gray to RGB on the device, not in the loader
+        if self._trainer is not None and self._trainer.training:
+            seed = (self.aug_seed * 1_000_003 + distributed.rank() * 7919 + self.aug_step) % (2**63)
             with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
                 torch.manual_seed(seed)
                 views = self.make_views(images)
@@ -140,83 +155,74 @@ class SSLMethod(L.LightningModule):
         return self.normalize(images), labels
 
     # ----------------------------------------------------------------- steps
-    def probe_loss(self, features: torch.Tensor, labels: torch.Tensor, metric: torchmetrics.Metric) -> torch.Tensor:
-        logits = self.probe(features.detach())  # no gradient reaches the backbone
-        metric.update(logits, labels)
-        if (labels >= 0).any():
-            return F.cross_entropy(logits, labels, ignore_index=-1)
-        return logits.sum() * 0.0  # an all-unlabelled batch (STL-10 unlabeled): keep the graph, no signal
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Any, batch_idx: int) -> dict[str, Any]:
+        if self.global_step and self.global_step % self.finite_check_every == 0:
+            self.raise_if_nonfinite()  # the flag of the steps before: one host sync every `finite_check_every`
         views, labels = batch
-        loss, features, logs = self.ssl_step(views)
-        check_finite(loss, logs, self.global_step)
-        probe_loss = self.probe_loss(features, labels, self.train_top1)
-        self.monitor.add_train(features, labels)
+        out = self.ssl_step(views, labels)
+        self.nonfinite.copy_(torch.where((self.nonfinite == 0) & ~torch.isfinite(out.loss.detach()),
+                                         self.global_step + 1, self.nonfinite))
         bs = labels.shape[0]
-        self.log("train/loss", loss, prog_bar=True, batch_size=bs)
-        self.log("train/probe_loss", probe_loss, batch_size=bs)
-        self.log("train/probe_top1", self.train_top1, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
-        for key, value in logs.items():
-            self.log(f"train/{key}", value, batch_size=bs)
+        total = out.loss
+        if out.features is not None:
+            probe_loss, top1 = probe_loss_and_top1(self.probe(out.features.detach()), labels)  # no grad to backbone
+            self.log("train/probe_loss", probe_loss, batch_size=bs)
+            self.log("train/probe_top1", top1, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
+            total = total + probe_loss
+        log_step(self, out, bs)
+        self.last_terms = {"loss": out.loss.detach(), **{k: v.detach() for k, v in out.logs.items()}}
         if batch_idx == 0:
             self.log_views(views)
-        return loss + probe_loss
+        features = None if out.features is None else out.features.detach()
+        return {"loss": total, "features": features, "labels": labels}
 
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
+    def raise_if_nonfinite(self) -> None:
+        """Stop the run (FloatingPointError) if any step so far had a non-finite loss (one host sync)."""
+        if step := int(self.nonfinite):
+            terms = ", ".join(f"{k}={float(v):.4g}" for k, v in getattr(self, "last_terms", {}).items())
+            raise nonfinite_error(f"non-finite loss at global step {step - 1} (at step {self.global_step - 1}: {terms})")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> dict[str, torch.Tensor]:
         images, labels = batch
-        features = self(images)
-        self.probe_loss(features, labels, self.val_top1)
-        self.log("val/probe_top1", self.val_top1, prog_bar=True, batch_size=labels.shape[0], sync_dist=True)
-        self.monitor.add_val(features, labels, self.monitor.augmented_features(self, images, seed=batch_idx))
+        return self.eval_probe(self(images), labels, self.val_top1, "val")
 
-    def on_validation_epoch_end(self) -> None:
-        for key, value in self.monitor.compute(f"at epoch {self.current_epoch}").items():
-            self.log(f"val/{key}", value, sync_dist=True)
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
+    def test_step(self, batch: Any, batch_idx: int) -> dict[str, torch.Tensor]:
         images, labels = batch
-        self.probe_loss(self(images), labels, self.test_top1)
-        self.log("test/probe_top1", self.test_top1, batch_size=labels.shape[0], sync_dist=True)
+        return self.eval_probe(self(images), labels, self.test_top1, "test")
 
-    def log_views(self, views: list[torch.Tensor], n: int = 8) -> None:
-        """A grid of the first `n` images of each view (one row per view) in TensorBoard."""
-        if not isinstance(self.logger, TensorBoardLogger) or self.global_rank != 0:
-            return
-        rows = [self.normalize.invert(v[:n].detach().float()) for v in views if v.ndim == 4]
-        if rows:
-            grid = make_grid(torch.cat(rows), nrow=min(n, rows[0].shape[0]))
-            self.logger.experiment.add_image("train/views", grid, self.current_epoch)
+    def eval_probe(self, features: torch.Tensor, labels: torch.Tensor, metric: torchmetrics.Metric,
+                   split: str) -> dict[str, torch.Tensor]:
+        """Probe accuracy of clean features; returns them for the monitors (`vision_ssl.eval.monitor`)."""
+        metric.update(self.probe(features), labels)
+        self.log(f"{split}/probe_top1", metric, prog_bar=split == "val", batch_size=labels.shape[0], sync_dist=True)
+        return {"features": features, "labels": labels}
+
+    def on_validation_start(self) -> None:
+        self.raise_if_nonfinite()  # before validation runs on weights a non-finite step has broken
+
+    def log_views(self, views: Views) -> None:
+        """One TensorBoard grid per view size (`train/views_<h>x<w>`), once per epoch."""
+        if isinstance(self.logger, TensorBoardLogger) and self.global_rank == 0:
+            for tag, grid in view_grids(views, self.normalize.invert).items():
+                self.logger.experiment.add_image(tag, grid, self.current_epoch)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         check_checkpoint_method(checkpoint, type(self))
+        self.aug_seed, self.aug_step = read_aug_state(checkpoint)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Record the classes so `vision_ssl.eval.load_run` can rebuild model and data from the file alone."""
-        checkpoint["vision_ssl"] = {"method": f"{type(self).__module__}.{type(self).__qualname__}"}
-        dm = getattr(self.trainer, "datamodule", None)
-        if dm is not None:
-            checkpoint["vision_ssl"]["datamodule"] = f"{type(dm).__module__}.{type(dm).__qualname__}"
-            checkpoint["vision_ssl"]["datamodule_hparams"] = dict(dm.hparams)
+        """Refuse to save after a non-finite step; record method, data and augmentation RNG state, so
+        `vision_ssl.eval.load_run` can rebuild the run from the file alone and a resume draws the same views."""
+        self.raise_if_nonfinite()
+        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        checkpoint["vision_ssl"] = run_record(self, dm, aug_seed=self.aug_seed, aug_step=self.aug_step)
 
     # ----------------------------------------------------------------- optimisation
     def configure_optimizers(self) -> Any:
-        probe_ids = {id(p) for p in self.probe.parameters()}
-        main = [p for p in self.parameters() if p.requires_grad and id(p) not in probe_ids]
-        # The probe: no weight decay, and no LARS trust ratio (it is a plain linear classifier on frozen features).
+        # The probe: no weight decay, and no LARS trust ratio (a plain linear classifier on frozen features).
         probe_group: dict[str, Any] = {"params": list(self.probe.parameters()), "weight_decay": 0.0, "lars": False}
         if self.hparams.probe_lr is not None:
             probe_group["lr"] = self.hparams.probe_lr
-        groups = [{"params": main}, probe_group]
-        if self.optimizer_factory is None:
-            optimizer: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=1e-3, weight_decay=1e-4)
-        else:
-            optimizer = self.optimizer_factory(groups)
-        if self.scheduler_factory is not None:
-            scheduler: Any = self.scheduler_factory(optimizer)
-        else:
-            total = int(self.trainer.estimated_stepping_batches)
-            epochs = max(1, self.trainer.max_epochs or 1)
-            warmup = min(total, round(self.hparams.warmup_epochs * total / epochs))
-            scheduler = WarmupCosine(optimizer, warmup_steps=warmup, total_steps=max(1, total))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        groups = decay_groups(self, exclude=self.probe.parameters(), decay_norm_and_bias=self.decay_norm_and_bias)
+        return build_optimization(groups + [probe_group], self.trainer, self.optimizer_factory,
+                                  self.scheduler_factory, self.hparams.warmup_epochs)

@@ -17,7 +17,7 @@ from torch import nn
 
 from vision_ssl.heads.presets import byol_projector
 from vision_ssl.losses import negative_cosine_similarity
-from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 from vision_ssl.utils.momentum import frozen_copy, scheduled_momentum, update_ema
 
 
@@ -43,22 +43,22 @@ class BYOL(SSLMethod):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         if not 0 <= base_momentum <= final_momentum <= 1:
             raise ValueError(f"need 0 <= base_momentum <= final_momentum <= 1, got {base_momentum}, {final_momentum}")
         self.projector = byol_projector(self.num_features, proj_hidden_dim, proj_output_dim)
         self.predictor = byol_projector(proj_output_dim, proj_hidden_dim, proj_output_dim)  # same MLP shape
         self.teacher = frozen_copy(nn.Sequential(self.backbone, self.projector))  # the target network
 
-    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        x1, x2 = views
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        x1, x2 = views.images
         h1, h2 = self.backbone(x1), self.backbone(x2)  # (B, F) each
         p1, p2 = self.predictor(self.projector(h1)), self.predictor(self.projector(h2))  # (B, D)
         with torch.no_grad():
             t1, t2 = self.teacher(x1), self.teacher(x2)  # (B, D): stop-gradient on the target
         # Eq. 3: L + L~ with L = 2 - 2 cos = 2 + 2 * negative_cosine_similarity
         loss = 4 + 2 * (negative_cosine_similarity(p1, t2) + negative_cosine_similarity(p2, t1))
-        return loss, h1, {"momentum": torch.tensor(self.momentum())}
+        return StepOutput(loss, h1, {"momentum": torch.tensor(self.momentum())})
 
     def momentum(self) -> float:
         """Target momentum of the current step (Sec. 3.2: 1 - (1 - base) (cos(pi k / K) + 1) / 2)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import nn
 
 
@@ -27,6 +26,20 @@ def check_image_size(backbone: nn.Module, name: str, image_size: int) -> None:
         )
 
 
+def check_recipe(recipe: Any, image_size: int, num_views: int | None, method: str) -> nn.Module:
+    """A view recipe module that makes `num_views` views (None: any); one without a size gets `image_size`."""
+    if not isinstance(recipe, nn.Module):
+        raise ValueError(f"model.augment must be a view recipe module, got {recipe!r}; write e.g. "
+                         "{class_path: vision_ssl.transforms.SimCLRViews, init_args: {crop_scale: [0.2, 1.0]}}")
+    if getattr(recipe, "size", 0) is None:
+        recipe.set_size(image_size)  # a recipe without a size follows the data's image_size
+    made = getattr(recipe, "num_views", None)
+    if num_views is not None and made is not None and made != num_views:
+        raise ValueError(f"{method} trains on {num_views} views but the augment recipe {type(recipe).__name__} "
+                         f"makes {made}; set its num_views: {num_views}")
+    return recipe
+
+
 def check_batch_size(batch_size: int, minimum: int, method: str) -> None:
     """The per-process batch must hold at least `minimum` images (pairs to contrast, BatchNorm statistics)."""
     if batch_size < minimum:
@@ -36,15 +49,12 @@ def check_batch_size(batch_size: int, minimum: int, method: str) -> None:
         )
 
 
-def check_finite(loss: torch.Tensor, terms: dict[str, Any], step: int) -> None:
-    """Stop the run on a NaN/inf loss, naming the step and the loss terms; the last good checkpoint is kept."""
-    if not bool(torch.isfinite(loss.detach())):
-        detail = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
-        raise FloatingPointError(
-            f"non-finite loss {float(loss):.4g} at global step {step} ({detail or 'no extra terms'}); the run stops "
-            "here and the last checkpoint written before this step is kept. Lower the learning rate, check the "
-            "data, or resume from it with --ckpt_path last."
-        )
+def nonfinite_error(what: str) -> FloatingPointError:
+    """The error that stops a run whose loss, weights or features went NaN/inf; the last good checkpoint is kept."""
+    return FloatingPointError(
+        f"{what}; the run stops here and the last checkpoint written before it is kept. Lower the learning "
+        "rate, check the data, or resume from that checkpoint with --ckpt_path last."
+    )
 
 
 def check_checkpoint_method(checkpoint: dict[str, Any], cls: type) -> None:
@@ -56,3 +66,21 @@ def check_checkpoint_method(checkpoint: dict[str, Any], cls: type) -> None:
             f"checkpoint was written by {written_by.rpartition('.')[2]} but this run is {cls.__qualname__}; "
             f"use a {cls.__qualname__} checkpoint or set model.class_path to {written_by}"
         )
+
+
+def run_record(module: Any, datamodule: Any, **state: Any) -> dict[str, Any]:
+    """What a checkpoint records beside the weights: the method's and data module's classes, the data module's
+    arguments and `state` (e.g. the augmentation RNG state)."""
+    info = {"method": f"{type(module).__module__}.{type(module).__qualname__}", **state}
+    if datamodule is not None:
+        info["datamodule"] = f"{type(datamodule).__module__}.{type(datamodule).__qualname__}"
+        info["datamodule_hparams"] = dict(datamodule.hparams)
+    return info
+
+
+def read_aug_state(checkpoint: dict[str, Any]) -> tuple[int, int]:
+    """(aug_seed, aug_step) of a checkpoint; older checkpoints kept them as buffers in the state dict."""
+    state = checkpoint.get("state_dict", {})
+    old = {k: int(state.pop(k)) for k in ("aug_seed", "aug_step") if k in state}
+    info = {**old, **checkpoint.get("vision_ssl", {})}
+    return int(info.get("aug_seed", -1)), int(info.get("aug_step", 0))

@@ -19,14 +19,14 @@ from typing import Any, Literal
 
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
+from torch import nn
 from torchvision.utils import make_grid
 
 from vision_ssl.heads.pretext import ConvDecoder
 from vision_ssl.losses import masked_mse
-from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 from vision_ssl.transforms import center_patch_mask, mask_to_pixels, patchify, random_patch_mask
-
-LIGHT_AUGMENT = {"crop_scale": [0.5, 1.0], "jitter_p": 0.0, "grayscale_p": 0.0}
+from vision_ssl.transforms.recipes import CropFlipViews
 
 
 def log_reconstructions(method: SSLMethod, x: torch.Tensor, masked: torch.Tensor, recon: torch.Tensor, n: int = 8) -> None:
@@ -47,6 +47,7 @@ class Inpainting(SSLMethod):
         mask_patch_size: side of the square patches in pixels; must divide the image size.
         center_fraction: side of the central square as a fraction of the image side (`center` mode; paper 1/2).
         decoder_width: channels of the decoder's last up-convolution.
+        probe_every: steps between the online probe's extra pass over the clean view (it has no gradient).
         **kwargs: `SSLMethod` arguments; `augment` defaults to crop (scale 0.5-1) and flip only.
     """
 
@@ -59,19 +60,24 @@ class Inpainting(SSLMethod):
         mask_patch_size: int = 4,
         center_fraction: float = 0.5,
         decoder_width: int = 64,
+        probe_every: int = 4,
         **kwargs: Any,
     ) -> None:
-        kwargs["augment"] = {**LIGHT_AUGMENT, **(kwargs.get("augment") or {})}
         super().__init__(**kwargs)
         size = self.hparams.image_size
         if mask_mode not in ("random", "center"):
             raise ValueError(f"mask_mode must be 'random' or 'center', got '{mask_mode}'")
         if size % mask_patch_size:
             raise ValueError(f"mask_patch_size={mask_patch_size} must divide image_size={size}")
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
+        if probe_every < 1:
+            raise ValueError(f"probe_every must be >= 1, got {probe_every}")
         self.grid = size // mask_patch_size
         random_patch_mask(1, self.grid**2, mask_ratio)  # validates the ratio now rather than at the first step
         self.decoder = ConvDecoder(self.num_features, self.hparams.in_chans, size, decoder_width)
+
+    def default_augment(self) -> nn.Module:
+        return CropFlipViews(crop_scale=(0.5, 1.0))
 
     def sample_mask(self, batch_size: int, device: torch.device) -> torch.Tensor:
         """(B, N) patch mask, True = blanked."""
@@ -79,10 +85,11 @@ class Inpainting(SSLMethod):
             return center_patch_mask(batch_size, self.grid, self.hparams.center_fraction, device)
         return random_patch_mask(batch_size, self.grid**2, self.hparams.mask_ratio, device)
 
-    def make_views(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """[view (B, C, H, W), patch mask (B, N)]: the mask is drawn here, under the per-step seed."""
-        x = self.augment(images)
-        return [x, self.sample_mask(x.shape[0], x.device)]
+    def make_views(self, images: torch.Tensor) -> Views:
+        """The view (B, C, H, W) and its patch mask (B, N), drawn here under the per-step seed."""
+        views = super().make_views(images)
+        views.extra["mask"] = self.sample_mask(images.shape[0], images.device)
+        return views
 
     def reconstruct(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Loss, masked input and reconstruction (B, C, H, W) of normalised images `x`."""
@@ -92,27 +99,26 @@ class Inpainting(SSLMethod):
         recon = self.decoder(self.backbone(masked))  # (B, C, H, W)
         return masked_mse(patchify(recon, p), patchify(x, p), mask), masked, recon
 
-    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        x, mask = views
-        loss, _, _ = self.reconstruct(x, mask)
-        with torch.no_grad():
-            features = self.backbone(x)  # (B, F) whole images: what the probe and downstream tasks see
-        return loss, features, {}
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        (x,) = views.images
+        loss, _, _ = self.reconstruct(x, views.extra["mask"])
+        return StepOutput(loss, self.occasional_features(x, self.hparams.probe_every))  # whole images for the probe
 
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        super().validation_step(batch, batch_idx)
+    def validation_step(self, batch: Any, batch_idx: int) -> dict[str, torch.Tensor]:
+        out = super().validation_step(batch, batch_idx)
         images, labels = batch
         with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
             torch.manual_seed(batch_idx)  # the same masks every epoch
             mask = self.sample_mask(images.shape[0], images.device)
         loss, _, _ = self.reconstruct(images, mask)
         self.log("val/recon_mse", loss, batch_size=labels.shape[0], sync_dist=True)
+        return out
 
-    def log_views(self, views: list[torch.Tensor], n: int = 8) -> None:
+    def log_views(self, views: Views, n: int = 8) -> None:
         """Once per epoch (first batch): original, masked input, reconstruction with the visible pixels pasted."""
         if not isinstance(self.logger, TensorBoardLogger) or self.global_rank != 0:
             return
-        x, mask = views[0][:n], views[1][:n]
+        x, mask = views.images[0][:n], views.extra["mask"][:n]
         was_training = self.training
         self.eval()  # display only: leave BatchNorm statistics untouched
         with torch.no_grad():

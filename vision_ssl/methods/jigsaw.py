@@ -19,12 +19,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from vision_ssl.heads.pretext import JigsawHead
-from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 from vision_ssl.transforms import hamming_permutations, make_jigsaw
-
-LIGHT_AUGMENT = {"crop_scale": [0.6, 1.0], "jitter_p": 0.0, "grayscale_p": 0.3}
+from vision_ssl.transforms.recipes import SimCLRViews
 
 
 class Jigsaw(SSLMethod):
@@ -37,6 +37,7 @@ class Jigsaw(SSLMethod):
         tile_size: tile side in pixels (default: 85% of the cell side, 64/75 in the paper).
         tile_dim: width of the shared per-tile layer (paper: 512).
         hidden_dim: hidden width of the permutation classifier (paper: 4096).
+        probe_every: steps between the online probe's extra pass over the clean view (it has no gradient).
         **kwargs: `SSLMethod` arguments; `augment` defaults to crop, flip and grayscale (p = 0.3).
     """
 
@@ -50,21 +51,26 @@ class Jigsaw(SSLMethod):
         tile_size: int | None = None,
         tile_dim: int = 512,
         hidden_dim: int = 1024,
+        probe_every: int = 4,
         **kwargs: Any,
     ) -> None:
-        kwargs["augment"] = {**LIGHT_AUGMENT, **(kwargs.get("augment") or {})}
         super().__init__(**kwargs)
         if grid < 2:
             raise ValueError(f"grid must be >= 2, got {grid}")
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
+        if probe_every < 1:
+            raise ValueError(f"probe_every must be >= 1, got {probe_every}")
         self.register_buffer("perms", hamming_permutations(num_perms, grid * grid, perm_seed), persistent=False)
         self.head = JigsawHead(self.num_features, grid * grid, num_perms, tile_dim, hidden_dim)
 
-    def make_views(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """[whole view (B, C, H, W), shuffled tiles (B, T, C, t, t), permutation labels (B,)]."""
-        x = self.augment(images)
-        tiles, labels = make_jigsaw(x, self.perms, self.hparams.grid, self.hparams.tile_size)
-        return [x, tiles, labels]
+    def default_augment(self) -> nn.Module:
+        return SimCLRViews(num_views=1, crop_scale=(0.6, 1.0), jitter_p=0.0, grayscale_p=0.3)
+
+    def make_views(self, images: torch.Tensor) -> Views:
+        """The whole view (B, C, H, W), with shuffled tiles (B, T, C, t, t) and permutation labels (B,) as extras."""
+        x = super().make_views(images).images[0]
+        tiles, perm = make_jigsaw(x, self.perms, self.hparams.grid, self.hparams.tile_size)
+        return Views([x], {"tiles": tiles, "perm": perm})
 
     def pretext(self, tiles: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Loss and accuracy of the permutation classifier on puzzles (B, T, C, t, t)."""
@@ -72,18 +78,16 @@ class Jigsaw(SSLMethod):
         logits = self.head(h)  # (B, P)
         return F.cross_entropy(logits, labels), (logits.argmax(1) == labels).float().mean()
 
-    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        x, tiles, labels = views
-        loss, acc = self.pretext(tiles, labels)
-        with torch.no_grad():
-            features = self.backbone(x)  # (B, F) whole images: what the probe and downstream tasks see
-        return loss, features, {"pretext_top1": acc}
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        loss, acc = self.pretext(views.extra["tiles"], views.extra["perm"])
+        return StepOutput(loss, self.occasional_features(views.images[0], self.hparams.probe_every), {"pretext_top1": acc})
 
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        super().validation_step(batch, batch_idx)
+    def validation_step(self, batch: Any, batch_idx: int) -> dict[str, torch.Tensor]:
+        out = super().validation_step(batch, batch_idx)
         images, labels = batch
         with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
             torch.manual_seed(batch_idx)  # the same puzzles every epoch
             tiles, perm_labels = make_jigsaw(images, self.perms, self.hparams.grid, self.hparams.tile_size, jitter=False)
         _, acc = self.pretext(tiles, perm_labels)
         self.log("val/pretext_top1", acc, batch_size=labels.shape[0], sync_dist=True)
+        return out

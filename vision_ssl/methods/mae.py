@@ -21,14 +21,14 @@ from typing import Any
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from timm.models.vision_transformer import VisionTransformer
+from torch import nn
 
 from vision_ssl.heads.mae_decoder import MAEDecoder
 from vision_ssl.losses import masked_mse
-from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 from vision_ssl.methods.inpainting import log_reconstructions
 from vision_ssl.transforms import mask_to_pixels, patchify, random_patch_mask, unpatchify
-
-LIGHT_AUGMENT = {"crop_scale": [0.2, 1.0], "jitter_p": 0.0, "grayscale_p": 0.0}  # the paper's crop + flip
+from vision_ssl.transforms.recipes import CropFlipViews
 
 
 class MAE(SSLMethod):
@@ -40,12 +40,14 @@ class MAE(SSLMethod):
         decoder_dim: decoder width (paper: 512).
         decoder_depth: decoder blocks (paper: 8).
         decoder_heads: decoder attention heads (paper: 16).
+        probe_every: steps between the online probe's extra pass over the clean view (it has no gradient).
         **kwargs: `SSLMethod` arguments. `backbone` must be a timm ViT (default `vit_tiny_patch16_224`);
             `backbone_kwargs.img_size` defaults to `image_size`, set `patch_size` there (e.g. 4 for 28-32 px
             images). `augment` defaults to crop (scale 0.2-1) and flip only.
     """
 
     num_views = 1
+    decay_norm_and_bias = False  # AdamW with weight decay 0.05 on weights only, as the MAE reference code
 
     def __init__(
         self,
@@ -54,26 +56,33 @@ class MAE(SSLMethod):
         decoder_dim: int = 128,
         decoder_depth: int = 2,
         decoder_heads: int = 4,
+        probe_every: int = 4,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("backbone", "vit_tiny_patch16_224")
         kwargs["backbone_kwargs"] = {"img_size": kwargs.get("image_size", 32), **(kwargs.get("backbone_kwargs") or {})}
-        kwargs["augment"] = {**LIGHT_AUGMENT, **(kwargs.get("augment") or {})}
         super().__init__(**kwargs)
         vit = self.backbone
         if not isinstance(vit, VisionTransformer) or vit.pos_embed is None or getattr(vit, "dynamic_img_size", False):
             raise ValueError(f"MAE needs a timm VisionTransformer with absolute position embeddings, got '{self.hparams.backbone}'")
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
+        if probe_every < 1:
+            raise ValueError(f"probe_every must be >= 1, got {probe_every}")
         self.patch_size = vit.patch_embed.patch_size[0]
         num_patches = vit.patch_embed.num_patches
         random_patch_mask(1, num_patches, mask_ratio)  # validates the ratio now rather than at the first step
         patch_dim = self.patch_size**2 * self.hparams.in_chans
         self.decoder = MAEDecoder(vit.embed_dim, num_patches, patch_dim, decoder_dim, decoder_depth, decoder_heads)
 
-    def make_views(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """[view (B, C, H, W), patch mask (B, N)]: the mask is drawn here, under the per-step seed."""
-        x = self.augment(images)
-        return [x, random_patch_mask(x.shape[0], self.decoder.pos_embed.shape[1], self.hparams.mask_ratio, x.device)]
+    def default_augment(self) -> nn.Module:
+        return CropFlipViews(crop_scale=(0.2, 1.0))  # the paper's crop + flip
+
+    def make_views(self, images: torch.Tensor) -> Views:
+        """The view (B, C, H, W) and its patch mask (B, N), drawn here under the per-step seed."""
+        views = super().make_views(images)
+        n = self.decoder.pos_embed.shape[1]
+        views.extra["mask"] = random_patch_mask(images.shape[0], n, self.hparams.mask_ratio, images.device)
+        return views
 
     def encode_visible(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Encoder on the visible patches only: images (B, C, H, W), mask (B, N) -> tokens (B, N_vis, D)."""
@@ -97,27 +106,26 @@ class MAE(SSLMethod):
         pred = self.decoder(self.encode_visible(x, mask), mask)
         return masked_mse(pred, patchify(x, self.patch_size), mask, self.hparams.norm_pix), pred
 
-    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        x, mask = views
-        loss, _ = self.reconstruct(x, mask)
-        with torch.no_grad():
-            features = self.backbone(x)  # (B, F): the encoder on the full unmasked image, as probes see it
-        return loss, features, {}
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        (x,) = views.images
+        loss, _ = self.reconstruct(x, views.extra["mask"])
+        return StepOutput(loss, self.occasional_features(x, self.hparams.probe_every))  # full image, as probes see it
 
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        super().validation_step(batch, batch_idx)
+    def validation_step(self, batch: Any, batch_idx: int) -> dict[str, torch.Tensor]:
+        out = super().validation_step(batch, batch_idx)
         images, labels = batch
         with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
             torch.manual_seed(batch_idx)  # the same masks every epoch
             mask = random_patch_mask(images.shape[0], self.decoder.pos_embed.shape[1], self.hparams.mask_ratio, images.device)
         loss, _ = self.reconstruct(images, mask)
         self.log("val/recon_mse", loss, batch_size=labels.shape[0], sync_dist=True)
+        return out
 
-    def log_views(self, views: list[torch.Tensor], n: int = 8) -> None:
+    def log_views(self, views: Views, n: int = 8) -> None:
         """Once per epoch (first batch): original, masked input, reconstruction with the visible patches pasted."""
         if not isinstance(self.logger, TensorBoardLogger) or self.global_rank != 0:
             return
-        x, mask = views[0][:n], views[1][:n]
+        x, mask = views.images[0][:n], views.extra["mask"][:n]
         with torch.no_grad():
             _, pred = self.reconstruct(x, mask)
             target = patchify(x, self.patch_size)

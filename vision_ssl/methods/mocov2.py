@@ -23,9 +23,9 @@ from torch import nn
 
 from vision_ssl.heads.presets import mocov2_projector
 from vision_ssl.losses import info_nce_with_queue
-from vision_ssl.methods.base import SSLMethod
-from vision_ssl.utils import distributed
+from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 from vision_ssl.utils.momentum import frozen_copy, update_ema
+from vision_ssl.utils.queue import FeatureQueue
 
 
 class MoCoV2(SSLMethod):
@@ -57,7 +57,7 @@ class MoCoV2(SSLMethod):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
         if key_chunks < 1:
@@ -66,8 +66,7 @@ class MoCoV2(SSLMethod):
             raise ValueError(f"momentum must be in [0, 1], got {momentum}")
         self.projector = mocov2_projector(self.num_features, proj_hidden_dim, proj_output_dim)
         self.teacher = frozen_copy(nn.Sequential(self.backbone, self.projector))  # the key encoder
-        self.register_buffer("queue", F.normalize(torch.randn(queue_size, proj_output_dim), dim=1))  # (K, D)
-        self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+        self.queue = FeatureQueue(queue_size, proj_output_dim)  # (K, D) unit keys of past batches
 
     def on_train_start(self) -> None:
         try:
@@ -81,36 +80,29 @@ class MoCoV2(SSLMethod):
             )
 
     @torch.no_grad()
-    def enqueue(self, keys: torch.Tensor) -> None:
-        """Write the keys of the global batch at the queue pointer (FIFO, wrapping around)."""
-        keys = F.normalize(distributed.gather_no_grad(keys.float()), dim=1)[-self.queue.shape[0] :]  # (W B, D)
-        idx = (self.queue_ptr + torch.arange(keys.shape[0], device=keys.device)) % self.queue.shape[0]
-        self.queue[idx] = keys.to(self.queue.dtype)
-        self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % self.queue.shape[0])
-
-    @torch.no_grad()
     def keys(self, x: torch.Tensor) -> torch.Tensor:
         """Key-encoder outputs (B, D) of a batch, computed on shuffled sub-batches (shuffling BN)."""
         perm = torch.randperm(x.shape[0], device=x.device)
         k = torch.cat([self.teacher(c) for c in x[perm].chunk(self.hparams.key_chunks)])
         return k[torch.argsort(perm)]  # back to the input order
 
-    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        x1, x2 = views
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        x1, x2 = views.images
         h1 = self.backbone(x1)  # (B, F)
         q1 = self.projector(h1)  # (B, D)
         k2 = self.keys(x2)  # (B, D): no gradient through the key encoder
-        queue = self.queue.clone()  # enqueueing below must not alter what the backward pass reads
+        queue = self.queue.features  # read in place: the keys are enqueued after the backward pass
         loss = info_nce_with_queue(q1, k2, queue, self.hparams.temperature)
-        keys = [k2]
+        self.pending_keys = [k2]
         if self.hparams.symmetric:
             q2 = self.projector(self.backbone(x2))
             k1 = self.keys(x1)
             loss = (loss + info_nce_with_queue(q2, k1, queue, self.hparams.temperature)) / 2
-            keys.append(k1)
-        for k in keys:
-            self.enqueue(k)
-        return loss, h1, {}
+            self.pending_keys.append(k1)
+        return StepOutput(loss, h1, {})
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        for k in self.pending_keys:  # after the backward pass, so the in-place write cannot corrupt its graph
+            self.queue.push(F.normalize(k.float(), dim=1))
+        self.pending_keys = []
         update_ema(self.teacher, nn.Sequential(self.backbone, self.projector), self.hparams.momentum)

@@ -18,7 +18,7 @@ from torch import nn
 
 from vision_ssl.heads.presets import mocov3_predictor, mocov3_projector
 from vision_ssl.losses import moco_v3_loss
-from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 from vision_ssl.utils.momentum import frozen_copy, scheduled_momentum, update_ema
 
 
@@ -52,7 +52,7 @@ class MoCoV3(SSLMethod):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         if not 0 <= base_momentum <= final_momentum <= 1:
             raise ValueError(f"need 0 <= base_momentum <= final_momentum <= 1, got {base_momentum}, {final_momentum}")
         if freeze_patch_embed:
@@ -64,15 +64,15 @@ class MoCoV3(SSLMethod):
         self.predictor = mocov3_predictor(proj_output_dim, proj_hidden_dim)
         self.teacher = frozen_copy(nn.Sequential(self.backbone, self.projector))  # the momentum encoder
 
-    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        x1, x2 = views
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        x1, x2 = views.images
         h1, h2 = self.backbone(x1), self.backbone(x2)  # (B, F) each; per-view BatchNorm statistics
         q1, q2 = self.predictor(self.projector(h1)), self.predictor(self.projector(h2))  # (B, D)
         with torch.no_grad():
             k1, k2 = self.teacher(x1), self.teacher(x2)  # (B, D): keys get no gradient
         t, gather = self.hparams.temperature, self.hparams.gather_distributed
         loss = moco_v3_loss(q1, k2, t, gather) + moco_v3_loss(q2, k1, t, gather)
-        return loss, h1, {"momentum": torch.tensor(self.momentum())}
+        return StepOutput(loss, h1, {"momentum": torch.tensor(self.momentum())})
 
     def momentum(self) -> float:
         """Momentum of the current step: cosine from `base_momentum` to `final_momentum` over the run."""

@@ -13,7 +13,7 @@ adds a latent z_t that carries what the past cannot tell; each z gives one sharp
 - The encoder is also a representation: an online linear probe on detached h_1 predicts the digits in frame 1.
 
 Batches are (clips uint8 (B, T, C, H, W), labels long (B, K)), K labels per clip (-1: none), see
-`vision_ssl.data.moving_mnist`. Metrics (`vision_ssl.eval.video_metrics`) are logged under `val/` and per frame
+`vision_ssl.data.moving_mnist`. Metrics (`vision_ssl.metrics.video`) are logged under `val/` and per frame
 index under `val_frames/`; a TensorBoard grid shows truth, the prediction at the prior's mean and samples.
 """
 
@@ -29,7 +29,6 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch import nn
 from torchvision.utils import make_grid
 
-from vision_ssl.eval.video_metrics import summarize_samples
 from vision_ssl.heads.frame_predictor import (
     FrameDecoder,
     FrameEncoder,
@@ -38,7 +37,9 @@ from vision_ssl.heads.frame_predictor import (
     sample_gaussian,
 )
 from vision_ssl.losses import gaussian_kl
-from vision_ssl.utils.schedules import WarmupCosine
+from vision_ssl.methods.step import StepOutput, Views, log_step
+from vision_ssl.metrics.video import summarize_samples
+from vision_ssl.utils.optim import build_optimization, decay_groups
 
 
 class NextFramePredictor(L.LightningModule):
@@ -85,7 +86,7 @@ class NextFramePredictor(L.LightningModule):
         probe_lr: float | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         if predictor not in ("deterministic", "latent"):
             raise ValueError(f"predictor must be 'deterministic' or 'latent', got '{predictor}'")
         if context_frames < 1 or num_samples < 1 or beta < 0:
@@ -178,15 +179,16 @@ class NextFramePredictor(L.LightningModule):
         self.log(f"{stage}/probe_top1", hit.mean(), on_step=False, on_epoch=True, batch_size=int(rows.sum()), sync_dist=True)
         return loss
 
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        """Prediction loss of clips (B, T, C, H, W) in [0, 1]; features: the first frame's embeddings (B, g_dim)."""
+        loss, logs, h0 = self._loss(views.images[0])
+        return StepOutput(loss, h0, logs)
+
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         clips, labels = batch
-        frames = clips.float() / 255
-        loss, logs, h0 = self._loss(frames)
-        probe_loss = self._probe(h0, labels, "train")
-        self.log("train/loss", loss, prog_bar=True, batch_size=frames.shape[0])
-        for key, value in logs.items():
-            self.log(f"train/{key}", value, batch_size=frames.shape[0])
-        return loss + probe_loss
+        out = self.ssl_step(Views([clips.float() / 255]), labels)
+        log_step(self, out, clips.shape[0])
+        return out.loss + self._probe(out.features, labels, "train")  # multi-label probe: digits in the clip
 
     @torch.no_grad()
     def sample_futures(self, frames: torch.Tensor, num_samples: int, seed: int = 0) -> torch.Tensor:
@@ -241,18 +243,9 @@ class NextFramePredictor(L.LightningModule):
 
     # ----------------------------------------------------------------- optimisation
     def configure_optimizers(self) -> Any:
-        probe_ids = {id(p) for p in self.probe.parameters()}
-        main = [p for p in self.parameters() if id(p) not in probe_ids]
         probe_group: dict[str, Any] = {"params": list(self.probe.parameters()), "weight_decay": 0.0}
         if self.hparams.probe_lr is not None:
             probe_group["lr"] = self.hparams.probe_lr
-        groups = [{"params": main}, probe_group]
-        optimizer = self.optimizer_factory(groups) if self.optimizer_factory else torch.optim.Adam(groups, lr=2e-3)
-        if self.scheduler_factory is not None:
-            scheduler: Any = self.scheduler_factory(optimizer)
-        else:
-            total = max(1, int(self.trainer.estimated_stepping_batches))
-            epochs = max(1, self.trainer.max_epochs or 1)
-            warmup = min(total, round(self.hparams.warmup_epochs * total / epochs))
-            scheduler = WarmupCosine(optimizer, warmup_steps=warmup, total_steps=total)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        groups = decay_groups(self, exclude=self.probe.parameters()) + [probe_group]
+        optimizer = self.optimizer_factory or (lambda g: torch.optim.Adam(g, lr=2e-3))  # SVG's Adam by default
+        return build_optimization(groups, self.trainer, optimizer, self.scheduler_factory, self.hparams.warmup_epochs)

@@ -16,12 +16,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from vision_ssl.heads.pretext import rotation_head
-from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 from vision_ssl.transforms import rotate_batch
-
-LIGHT_AUGMENT = {"crop_scale": [0.5, 1.0], "jitter_p": 0.0, "grayscale_p": 0.0}
+from vision_ssl.transforms.recipes import CropFlipViews
 
 
 class Rotation(SSLMethod):
@@ -39,14 +39,17 @@ class Rotation(SSLMethod):
     num_views = 1
 
     def __init__(self, rotations: Sequence[int] = (0, 1, 2, 3), head_hidden_dim: int = 256, **kwargs: Any) -> None:
-        kwargs["augment"] = {**LIGHT_AUGMENT, **(kwargs.get("augment") or {})}
         super().__init__(**kwargs)
         rotations = tuple(sorted({int(k) for k in rotations}))  # sorted: class index = position
         if 0 not in rotations or len(rotations) < 2 or any(k not in (0, 1, 2, 3) for k in rotations):
             raise ValueError(f"rotations must be >= 2 distinct values of {{0, 1, 2, 3}} including 0, got {list(rotations)}")
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         self.rotations = rotations
         self.head = rotation_head(self.num_features, len(rotations), head_hidden_dim)
+
+
+    def default_augment(self) -> nn.Module:
+        return CropFlipViews(crop_scale=(0.5, 1.0))
 
     def pretext(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Loss, accuracy and backbone features (R B, F) of all rotations of `x` (B, C, H, W)."""
@@ -57,13 +60,13 @@ class Rotation(SSLMethod):
         loss = F.cross_entropy(logits, targets)
         return loss, (logits.argmax(1) == targets).float().mean(), h
 
-    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        (x,) = views
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        (x,) = views.images
         loss, acc, h = self.pretext(x)
-        return loss, h[: x.shape[0]], {"pretext_top1": acc}  # block 0: the unrotated images
+        return StepOutput(loss, h[: x.shape[0]], {"pretext_top1": acc})  # block 0: the unrotated images
 
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        super().validation_step(batch, batch_idx)
+    def validation_step(self, batch: Any, batch_idx: int) -> dict[str, torch.Tensor]:
         images, labels = batch
-        _, acc, _ = self.pretext(images)
+        _, acc, h = self.pretext(images)  # one pass over all rotations; block 0 is the clean images
         self.log("val/pretext_top1", acc, batch_size=labels.shape[0], sync_dist=True)
+        return self.eval_probe(h[: images.shape[0]], labels, self.val_top1, "val")

@@ -15,7 +15,7 @@ import torch
 
 from vision_ssl.heads import simclr_projector
 from vision_ssl.losses import info_nce
-from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 
 
 class SimCLR(SSLMethod):
@@ -42,12 +42,12 @@ class SimCLR(SSLMethod):
         super().__init__(**kwargs)
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         self.projector = simclr_projector(self.num_features, proj_hidden_dim, proj_output_dim)
 
-    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        x1, x2 = views
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        x1, x2 = views.images
         h = self.backbone(torch.cat([x1, x2]))  # (2B, F): one pass keeps BatchNorm statistics over both views
         z1, z2 = self.projector(h).chunk(2)  # (B, D) each
         loss = info_nce(z1, z2, self.hparams.temperature, self.hparams.gather_distributed)
-        return loss, h[: x1.shape[0]], {}
+        return StepOutput(loss, h[: x1.shape[0]])

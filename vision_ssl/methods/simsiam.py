@@ -17,7 +17,7 @@ import torch
 
 from vision_ssl.heads.presets import simsiam_predictor, simsiam_projector
 from vision_ssl.losses import negative_cosine_similarity
-from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 
 
 class SimSiam(SSLMethod):
@@ -42,16 +42,16 @@ class SimSiam(SSLMethod):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         self.projector = simsiam_projector(self.num_features, proj_hidden_dim, proj_output_dim, proj_num_layers)
         self.predictor = simsiam_predictor(proj_output_dim, pred_hidden_dim)
 
-    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        x1, x2 = views
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        x1, x2 = views.images
         h1, h2 = self.backbone(x1), self.backbone(x2)  # (B, F) each
         z1, z2 = self.projector(h1), self.projector(h2)  # (B, D)
         p1, p2 = self.predictor(z1), self.predictor(z2)  # (B, D)
         loss = negative_cosine_similarity(p1, z2.detach()) / 2 + negative_cosine_similarity(p2, z1.detach()) / 2
         # Collapse monitor (Sec. 4.1): the per-dimension std of normalised z is ~1/sqrt(D) unless collapsed.
         z_std = torch.nn.functional.normalize(z1.detach().float(), dim=1).std(dim=0).mean()
-        return loss, h1, {"z_std": z_std}
+        return StepOutput(loss, h1, {"z_std": z_std})

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 
 
 class Supervised(SSLMethod):
@@ -33,33 +33,15 @@ class Supervised(SSLMethod):
         super().__init__(**kwargs)
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         self.head = nn.Linear(self.num_features, self.hparams.num_classes)
 
-    def supervised_loss(self, views: list[torch.Tensor], labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cross-entropy over every view (labels repeated); returns (loss, backbone features of views[0])."""
-        h = self.backbone(torch.cat(views))  # (V B, F)
-        y = labels.repeat(len(views))  # (V B,)
-        logits = self.head(h)
-        if (y >= 0).any():
-            loss = F.cross_entropy(logits, y, ignore_index=-1, label_smoothing=self.hparams.label_smoothing)
-        else:
-            loss = logits.sum() * 0.0  # an all-unlabelled batch: keep the graph, no signal
-        return loss, h[: labels.shape[0]]
-
-    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        raise RuntimeError("Supervised needs labels: it trains through `training_step`, not `ssl_step`")
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        # Overridden (unlike the SSL methods) because the loss needs the labels; logging mirrors SSLMethod's.
-        views, labels = batch
-        loss, features = self.supervised_loss(views, labels)
-        probe_loss = self.probe_loss(features, labels, self.train_top1)  # the online probe, for like-for-like logs
-        self.monitor.add_train(features, labels)
-        bs = labels.shape[0]
-        self.log("train/loss", loss, prog_bar=True, batch_size=bs)
-        self.log("train/probe_loss", probe_loss, batch_size=bs)
-        self.log("train/probe_top1", self.train_top1, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
-        if batch_idx == 0:
-            self.log_views(views)
-        return loss + probe_loss
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        """Cross-entropy over every view (labels repeated; unlabelled images, -1, weigh nothing)."""
+        h = self.backbone(torch.cat(views.images))  # (V B, F)
+        y = labels.repeat(len(views.images))  # (V B,)
+        per_image = F.cross_entropy(self.head(h), y.clamp(min=0), reduction="none",
+                                    label_smoothing=self.hparams.label_smoothing)
+        labelled = (y >= 0).float()
+        loss = (per_image * labelled).sum() / labelled.sum().clamp(min=1)  # no boolean indexing: no host sync
+        return StepOutput(loss, h[: labels.shape[0]])

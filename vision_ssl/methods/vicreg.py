@@ -16,7 +16,7 @@ import torch
 
 from vision_ssl.heads.presets import vicreg_expander
 from vision_ssl.losses import vicreg_terms
-from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 
 
 class VICReg(SSLMethod):
@@ -45,14 +45,14 @@ class VICReg(SSLMethod):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         self.projector = vicreg_expander(self.num_features, proj_hidden_dim, proj_output_dim)
 
-    def ssl_step(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        x1, x2 = views
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        x1, x2 = views.images
         h1, h2 = self.backbone(x1), self.backbone(x2)  # (B, F) each
         z1, z2 = self.projector(h1), self.projector(h2)  # (B, D)
         inv, var, cov = vicreg_terms(z1, z2, gather_distributed=self.hparams.gather_distributed)
         hp = self.hparams
         loss = hp.sim_weight * inv + hp.var_weight * var + hp.cov_weight * cov
-        return loss, h1, {"invariance": inv.detach(), "variance": var.detach(), "covariance": cov.detach()}
+        return StepOutput(loss, h1, {"invariance": inv.detach(), "variance": var.detach(), "covariance": cov.detach()})

@@ -23,6 +23,44 @@ def to_float(x: torch.Tensor) -> torch.Tensor:
     return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
 
 
+def check_probability(**probabilities: float) -> None:
+    for name, p in probabilities.items():
+        if not 0 <= p <= 1:
+            raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
+
+
+def check_scale(name: str, scale: tuple[float, float]) -> None:
+    if not 0 < scale[0] <= scale[1] <= 1:
+        raise ValueError(f"{name} must satisfy 0 < min <= max <= 1, got {tuple(scale)}")
+
+
+def color_pipeline(
+    size: int,
+    crop_scale: tuple[float, float],
+    jitter_strength: float,
+    jitter_p: float,
+    grayscale_p: float,
+    blur_p: float,
+    solarize_p: float,
+    hflip_p: float,
+) -> nn.Module:
+    """Crop, flip, colour jitter (0.8 s, 0.8 s, 0.8 s, 0.2 s), grayscale, blur and solarisation, in that order."""
+    check_scale("crop_scale", crop_scale)
+    check_probability(jitter_p=jitter_p, grayscale_p=grayscale_p, blur_p=blur_p, solarize_p=solarize_p, hflip_p=hflip_p)
+    s = jitter_strength
+    ops: list[nn.Module] = [K.RandomResizedCrop((size, size), scale=tuple(crop_scale)), K.RandomHorizontalFlip(p=hflip_p)]
+    if jitter_p > 0:
+        ops.append(K.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s, p=jitter_p))
+    if grayscale_p > 0:
+        ops.append(K.RandomGrayscale(p=grayscale_p))
+    if blur_p > 0:
+        kernel = 2 * (size // 20) + 1  # ~10% of the side, odd, as in SimCLR
+        ops.append(K.RandomGaussianBlur((kernel, kernel), sigma=(0.1, 2.0), p=blur_p))
+    if solarize_p > 0:
+        ops.append(K.RandomSolarize(thresholds=0.0, additions=0.0, p=solarize_p))  # threshold 0.5, as BYOL
+    return K.AugmentationSequential(*ops)
+
+
 class Normalize(nn.Module):
     """Deterministic evaluation transform: to float, optional resize to `size`, channel normalisation."""
 
@@ -79,22 +117,7 @@ class SimCLRAugment(nn.Module):
         super().__init__()
         if size < 1:
             raise ValueError(f"size must be >= 1, got {size}")
-        if not 0 < crop_scale[0] <= crop_scale[1] <= 1:
-            raise ValueError(f"crop_scale must satisfy 0 < min <= max <= 1, got {crop_scale}")
-        for name, p in (("jitter_p", jitter_p), ("grayscale_p", grayscale_p), ("blur_p", blur_p), ("hflip_p", hflip_p)):
-            if not 0 <= p <= 1:
-                raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
-        s = jitter_strength
-        ops: list[nn.Module] = [
-            K.RandomResizedCrop((size, size), scale=crop_scale),
-            K.RandomHorizontalFlip(p=hflip_p),
-            K.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s, p=jitter_p),
-            K.RandomGrayscale(p=grayscale_p),
-        ]
-        if blur_p > 0:
-            kernel = 2 * (size // 20) + 1  # ~10% of the side, odd, as in the paper
-            ops.append(K.RandomGaussianBlur((kernel, kernel), sigma=(0.1, 2.0), p=blur_p))
-        self.augment = K.AugmentationSequential(*ops)
+        self.augment = color_pipeline(size, crop_scale, jitter_strength, jitter_p, grayscale_p, blur_p, 0.0, hflip_p)
         self.normalize = Normalize(None, mean, std)
 
     @torch.no_grad()

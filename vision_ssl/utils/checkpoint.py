@@ -1,14 +1,69 @@
-"""Checkpoint writing that a kill cannot corrupt."""
+"""Checkpoint reading that names a bad file, and writing that a kill cannot corrupt."""
 
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
+import zipfile
 from typing import Any
 
 import torch
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6 is a zip archive
+LEGACY_MAGIC = b"\x80"  # the pre-1.6 format starts with a pickle protocol-2 opcode
+FIX = "give a checkpoint written by `vision-ssl fit` (a run's last.ckpt or best-*.ckpt), or re-run the training"
+# What torch.load raises on a damaged file: a zip that will not open, a pickle stream cut short or garbled.
+READ_ERRORS = (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, UnicodeDecodeError)
+
+
+def _damage(path: str) -> str | None:
+    """Why `path` cannot be a torch.save file, judged from its bytes alone (None: it may be one)."""
+    size = os.path.getsize(path)
+    if size == 0:
+        return "is empty (0 bytes), not a checkpoint"
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head == ZIP_MAGIC:
+        return None if zipfile.is_zipfile(path) else f"is truncated ({size} bytes; the zip archive has no end record)"
+    if head.startswith(LEGACY_MAGIC):
+        return None
+    return f"is not a checkpoint (it does not start like a file written by torch.save: {head!r})"
+
+
+def load_checkpoint(path: str, weights_only: bool = False) -> dict[str, Any]:
+    """Load a Lightning checkpoint on the CPU, with one clear error for a missing, corrupt or foreign file.
+
+    Garbage is refused from its first bytes, before any unpickling; a file cut short (a copy or a disk that ran
+    out) is named as truncated.
+
+    Args:
+        path: the checkpoint file.
+        weights_only: passed to `torch.load` (True refuses pickled Python objects other than tensors).
+
+    Returns:
+        The checkpoint dictionary (`state_dict`, `hyper_parameters`, ...).
+
+    Raises:
+        FileNotFoundError: `path` is not a file.
+        ValueError: the file is empty, truncated, corrupt, or holds something other than a checkpoint dictionary.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint '{path}' does not exist")
+    damage = _damage(path)
+    if damage:
+        raise ValueError(f"checkpoint '{path}' {damage}; {FIX}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=weights_only)
+    except READ_ERRORS as err:
+        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        raise ValueError(f"checkpoint '{path}' is corrupt (torch.load: {reason}); {FIX}") from err
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        what = f"a {type(ckpt).__name__}" + (" without 'state_dict'" if isinstance(ckpt, dict) else "")
+        raise ValueError(f"'{path}' is not a training checkpoint (it holds {what}); {FIX}")
+    return ckpt
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -13,10 +13,10 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.utilities import rank_zero_warn
 
 
 def rankme(embeddings: torch.Tensor, eps: float = 1e-7) -> float:
@@ -65,10 +65,11 @@ def warn_if_collapsed(stats: dict[str, float], dim: int, where: str = "") -> boo
     """Emit a clear warning (rank zero) when `is_collapsed`; returns whether it did."""
     if not is_collapsed(stats, dim):
         return False
-    rank_zero_warn(
+    warnings.warn(
         f"Embeddings collapsed{' ' + where if where else ''}: RankMe {stats['rankme']:.2f} of {dim} dimensions, "
         f"per-dim std of normalised embeddings {stats['embedding_std']:.2e} (healthy ~{1 / math.sqrt(dim):.2e}). "
         "Every image maps to (nearly) the same point; check the learning rate, the loss temperature, the "
-        "predictor/stop-gradient, or the EMA teacher."
+        "predictor/stop-gradient, or the EMA teacher.",
+        stacklevel=2,
     )
     return True
