@@ -46,9 +46,9 @@ def update_ema(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
     torch._foreach_lerp_(t_params, [s.detach() for s in s_params], 1.0 - momentum)
 
 
-def scheduled_momentum(module: Any) -> float:
-    """The teacher momentum of `module`'s current step: `cosine_momentum` from `hparams.base_momentum` to
-    `hparams.final_momentum` over the run's optimizer steps (BYOL Sec. 3.2, MoCo v3). Base momentum off-trainer."""
+def scheduled_momentum(module: Any, base: float, final: float) -> float:
+    """The teacher momentum of `module`'s current optimizer step: `cosine_momentum` from `base` to `final` over
+    the run's steps (BYOL Sec. 3.2, MoCo v3, DINO). `base` when the module is not attached to a trainer."""
     trainer = getattr(module, "_trainer", None)
     total = max(1, int(trainer.estimated_stepping_batches)) if trainer is not None else 1
-    return cosine_momentum(module.global_step, total, module.hparams.base_momentum, module.hparams.final_momentum)
+    return cosine_momentum(module.global_step, total, base, final)
