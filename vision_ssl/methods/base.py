@@ -1,19 +1,11 @@
-"""`SSLMethod`: the thin LightningModule every image method builds on.
+"""`SSLMethod`: the thin LightningModule every image method builds on; a method implements
+`ssl_step(views, labels) -> StepOutput` (vision_ssl/methods/step.py) and builds its heads and loss.
 
-It owns what all methods share and nothing method-specific:
-- the backbone (by name, see `vision_ssl.backbones.create_backbone`);
-- on-device views: grayscale is expanded after transfer, then the view recipe (`augment`, a module from
-  `vision_ssl.transforms.recipes`, injectable from YAML) runs under a seed drawn from (run seed, rank, step), so
-  views are reproducible, independent across ranks and identical after a resume;
-- an online linear probe on detached backbone features, with its own loss and parameter group;
-- the optimizer and LR scheduler injected through LightningCLI (`vision_ssl.utils.optim`);
-- logging under stable keys (`train/loss`, `train/probe_top1`, `val/probe_top1`, `test/probe_top1`) and one
-  TensorBoard grid of views per view size.
-
-A method builds its heads and loss in `__init__` and implements `ssl_step(views, labels) -> StepOutput`. The
-training step checks for a non-finite loss without a host sync; the flag is read every `finite_check_every`
-steps and before any checkpoint is written, so the last checkpoint on disk is always a finite one. The kNN and
-collapse monitors are a callback (`vision_ssl.eval.monitor.ValidationMonitor`) fed by what the steps return.
+The base owns what all methods share: the backbone; on-device views (gray expanded after transfer, then the view
+recipe under a seed from (run seed, rank, step): reproducible, independent across ranks, identical on resume);
+the online probe on detached features; the injected optimizer and schedule; logging under stable keys; and a
+non-finite check without host syncs (read every `finite_check_every` steps and before every checkpoint, so the
+last checkpoint on disk is finite). The kNN and collapse monitors are the `ValidationMonitor` callback.
 """
 
 from __future__ import annotations
@@ -30,11 +22,11 @@ from torch import nn
 
 from vision_ssl.backbones import create_backbone
 from vision_ssl.methods.checks import (
+    NonFiniteWatch,
     check_batch_size,
     check_checkpoint_method,
     check_image_size,
     check_recipe,
-    nonfinite_error,
     read_aug_state,
     run_record,
 )
@@ -105,8 +97,7 @@ class SSLMethod(L.LightningModule):
         self.test_top1 = self.val_top1.clone()
         # Augmentation RNG state: plain ints (no host sync to read them), checkpointed in `on_save_checkpoint`.
         self.aug_seed, self.aug_step = -1, 0
-        # First step with a non-finite loss, plus one (0: none yet); on the device, read only every few steps.
-        self.register_buffer("nonfinite", torch.zeros((), dtype=torch.long), persistent=False)
+        self.finite = NonFiniteWatch()
 
     # ----------------------------------------------------------------- what a method implements
     def default_augment(self) -> nn.Module:
@@ -157,11 +148,10 @@ class SSLMethod(L.LightningModule):
     # ----------------------------------------------------------------- steps
     def training_step(self, batch: Any, batch_idx: int) -> dict[str, Any]:
         if self.global_step and self.global_step % self.finite_check_every == 0:
-            self.raise_if_nonfinite()  # the flag of the steps before: one host sync every `finite_check_every`
+            self.finite.check(self.global_step)  # the steps before: one host sync every `finite_check_every`
         views, labels = batch
         out = self.ssl_step(views, labels)
-        self.nonfinite.copy_(torch.where((self.nonfinite == 0) & ~torch.isfinite(out.loss.detach()),
-                                         self.global_step + 1, self.nonfinite))
+        self.finite.record(out.loss, out.logs, self.global_step)
         bs = labels.shape[0]
         total = out.loss
         if out.features is not None:
@@ -170,17 +160,10 @@ class SSLMethod(L.LightningModule):
             self.log("train/probe_top1", top1, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
             total = total + probe_loss
         log_step(self, out, bs)
-        self.last_terms = {"loss": out.loss.detach(), **{k: v.detach() for k, v in out.logs.items()}}
         if batch_idx == 0:
             self.log_views(views)
         features = None if out.features is None else out.features.detach()
         return {"loss": total, "features": features, "labels": labels}
-
-    def raise_if_nonfinite(self) -> None:
-        """Stop the run (FloatingPointError) if any step so far had a non-finite loss (one host sync)."""
-        if step := int(self.nonfinite):
-            terms = ", ".join(f"{k}={float(v):.4g}" for k, v in getattr(self, "last_terms", {}).items())
-            raise nonfinite_error(f"non-finite loss at global step {step - 1} (at step {self.global_step - 1}: {terms})")
 
     def validation_step(self, batch: Any, batch_idx: int) -> dict[str, torch.Tensor]:
         images, labels = batch
@@ -198,7 +181,7 @@ class SSLMethod(L.LightningModule):
         return {"features": features, "labels": labels}
 
     def on_validation_start(self) -> None:
-        self.raise_if_nonfinite()  # before validation runs on weights a non-finite step has broken
+        self.finite.check(self.global_step)  # before validation runs on weights a non-finite step has broken
 
     def log_views(self, views: Views) -> None:
         """One TensorBoard grid per view size (`train/views_<h>x<w>`), once per epoch."""
@@ -213,7 +196,7 @@ class SSLMethod(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse to save after a non-finite step; record method, data and augmentation RNG state, so
         `vision_ssl.eval.load_run` can rebuild the run from the file alone and a resume draws the same views."""
-        self.raise_if_nonfinite()
+        self.finite.check(self.global_step)
         dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
         checkpoint["vision_ssl"] = run_record(self, dm, aug_seed=self.aug_seed, aug_step=self.aug_step)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 
@@ -66,6 +67,26 @@ def check_checkpoint_method(checkpoint: dict[str, Any], cls: type) -> None:
             f"checkpoint was written by {written_by.rpartition('.')[2]} but this run is {cls.__qualname__}; "
             f"use a {cls.__qualname__} checkpoint or set model.class_path to {written_by}"
         )
+
+
+class NonFiniteWatch(nn.Module):
+    """Notes the first step whose loss is NaN/inf without a host sync (a device flag); `check` reads it (one sync)
+    and raises the non-finite error, naming that step and the loss terms of the latest step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("first", torch.zeros((), dtype=torch.long), persistent=False)  # step + 1; 0: none
+        self.terms: dict[str, torch.Tensor] = {}
+
+    def record(self, loss: torch.Tensor, terms: dict[str, torch.Tensor], step: int) -> None:
+        bad = (self.first == 0) & ~torch.isfinite(loss.detach())
+        self.first.copy_(torch.where(bad, step + 1, self.first))
+        self.terms = {"loss": loss.detach(), **{k: v.detach() for k, v in terms.items()}}
+
+    def check(self, step: int) -> None:
+        if first := int(self.first):
+            terms = ", ".join(f"{k}={float(v):.4g}" for k, v in self.terms.items())
+            raise nonfinite_error(f"non-finite loss at global step {first - 1} (at step {step - 1}: {terms})")
 
 
 def run_record(module: Any, datamodule: Any, **state: Any) -> dict[str, Any]:
