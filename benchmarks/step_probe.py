@@ -46,7 +46,7 @@ def main() -> None:
     t0 = time.perf_counter()
     n = sum(x.shape[0] for x, _ in dm.train_dataloader())
     loader_rate = n / (time.perf_counter() - t0)
-    kw = dict(backbone="tiny", backbone_kwargs={"width": 16}, image_size=28, num_classes=10, **EXTRA.get(a.method, {}))
+    kw = {**dict(backbone="tiny", backbone_kwargs={"width": 16}, image_size=28, num_classes=10), **EXTRA.get(a.method, {})}
     model = resolve(METHODS, a.method, "method")(**kw)
     callbacks: list[L.Callback] = [clock := Clock()]
     try:
