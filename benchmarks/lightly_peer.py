@@ -40,7 +40,7 @@ class PILDataset(Dataset):
 
 
 def simclr_transform(size: int) -> Any:
-    """lightly's SimCLRTransform with the recipe of our `SimCLRAugment` defaults: crop (0.08, 1), flip 0.5, jitter
+    """lightly's SimCLRTransform with the recipe of our `SimCLRViews` defaults: crop (0.08, 1), flip 0.5, jitter
     strength 0.5 with p 0.8, grayscale 0.2, no blur (small images), ImageNet normalisation."""
     from lightly.transforms import SimCLRTransform
 

@@ -6,7 +6,7 @@ same process on the same machine. Ratios (ours / peer) are what to quote: absolu
         --bf16 --channels-last --compile --workers 8 --epoch-images 50000 --tag gpu   # the GPU epoch benchmark
 
 Records (`name`, `ours_img_per_s`, `peer`, `peer_img_per_s`, `ratio`, ...):
-- `data/simclr_views`: our uint8 loader + batched kornia `SimCLRAugment` (2 views, on the device) vs lightly's
+- `data/simclr_views`: our uint8 loader + batched kornia `SimCLRViews` (2 views, on the device) vs lightly's
   `SimCLRTransform` per sample in a DataLoader with the same number of workers.
 - `step/simclr`: one training step on ready views: our `SimCLR.ssl_step` vs backbone + lightly
   `SimCLRProjectionHead` + `NTXentLoss` (same backbone weights, batch, optimizer).

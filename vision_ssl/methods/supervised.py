@@ -1,6 +1,6 @@
 """Supervised from scratch: the baseline every self-supervised number should stand beside.
 
-The same backbone, data, view augmentation (one `SimCLRAugment` view by default, the SSL methods' family) and
+The same backbone, data, view augmentation (one `SimCLRViews` view by default, the SSL methods' family) and
 optimisation budget as the self-supervised runs, but trained with labels: a linear classifier on the backbone
 features and cross-entropy (optionally label-smoothed). Its checkpoints go through the same evaluators
 (`vision-ssl probe/knn/finetune/report`), so the comparison differs only in the training signal.

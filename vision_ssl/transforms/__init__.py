@@ -1,8 +1,8 @@
 """On-device batched augmentations (kornia) and pure tensor pretext operations."""
 
-from vision_ssl.transforms.views import IMAGENET_MEAN, IMAGENET_STD, Normalize, SimCLRAugment, to_float
+from vision_ssl.transforms.views import IMAGENET_MEAN, IMAGENET_STD, Normalize, color_pipeline, to_float
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Normalize", "SimCLRAugment", "to_float"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Normalize", "color_pipeline", "to_float"]
 from vision_ssl.transforms.pretext import (  # noqa: E402
     center_patch_mask,
     hamming_permutations,
