@@ -40,6 +40,7 @@ from timing import fresh_iterator_windows, interleaved, median, record  # noqa: 
 from vision_ssl.data import FashionMNISTDataModule  # noqa: E402
 from vision_ssl.data.base import TensorImageDataset  # noqa: E402
 from vision_ssl.methods import SimCLR  # noqa: E402
+from vision_ssl.methods.step import Views  # noqa: E402
 
 
 def load_images(n: int, size: int, root: str) -> torch.Tensor:
@@ -65,6 +66,7 @@ class Ours:
         params = [*self.model.backbone.parameters(), *self.model.projector.parameters()]
         self.opt = torch.optim.AdamW(params, lr=1e-3)
         self.plain_backbone = self.model.backbone  # the peer copies this one, never the compiled wrapper
+        self.no_labels = torch.full((args.batch_size,), -1, device=self.device)  # SimCLR's step ignores labels
         if compile:
             self.model.backbone = torch.compile(self.model.backbone)
 
@@ -73,11 +75,11 @@ class Ours:
 
     def views(self, images: torch.Tensor) -> list[torch.Tensor]:
         images = images.to(self.device, non_blocking=True)
-        return [v.contiguous(memory_format=self.fmt) for v in self.model.make_views(images)]
+        return [v.contiguous(memory_format=self.fmt) for v in self.model.make_views(images).images]
 
     def step(self, x1: torch.Tensor, x2: torch.Tensor) -> None:
         with self.autocast():
-            loss, _, _ = self.model.ssl_step([x1, x2])
+            loss = self.model.ssl_step(Views([x1, x2]), self.no_labels[: x1.shape[0]]).loss
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
