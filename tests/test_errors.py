@@ -155,3 +155,77 @@ def test_same_seed_same_losses():
     a, b, c = _losses(0), _losses(0), _losses(1)
     assert len(a) == 4 and a == b
     assert a != c
+
+
+# ----------------------------------------------------------------- corrupt, truncated and foreign checkpoints
+def _bad_checkpoints(folder) -> dict[str, str]:  # noqa: ANN001
+    """Damaged copies of a real training checkpoint, by kind of damage."""
+    import zipfile
+
+    model = SimCLR(**TINY)
+    trainer = quiet_trainer(max_steps=1, limit_val_batches=0)
+    trainer.fit(model, FakeDataModule(num_samples=16, image_size=16, batch_size=8, num_workers=0))
+    good = folder / "good.ckpt"
+    trainer.save_checkpoint(good)
+    data = good.read_bytes()
+    paths = {kind: folder / f"{kind}.ckpt" for kind in ("truncated", "garbage", "empty", "corrupt", "foreign")}
+    paths["truncated"].write_bytes(data[: len(data) // 2])  # a copy or a full disk cut it short
+    paths["garbage"].write_bytes(b"garbage\n")
+    paths["empty"].write_bytes(b"")
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(paths["corrupt"], "w") as dst:  # intact zip, broken pickle
+        for info in src.infolist():
+            dst.writestr(info, b"\x80\x02garbage" if info.filename.endswith("data.pkl") else src.read(info))
+    torch.save([torch.zeros(2)], paths["foreign"])  # a torch.save file, but not a checkpoint
+    return {kind: str(p) for kind, p in paths.items()}
+
+
+@pytest.fixture(scope="module")
+def bad_ckpts(tmp_path_factory) -> dict[str, str]:  # noqa: ANN001
+    return _bad_checkpoints(tmp_path_factory.mktemp("bad_ckpts"))
+
+
+EXPECTED = {"truncated": "is truncated", "garbage": "is not a checkpoint", "empty": "is empty",
+            "corrupt": "is corrupt", "foreign": "is not a training checkpoint"}
+
+
+@pytest.mark.parametrize("kind", list(EXPECTED))
+@pytest.mark.parametrize("weights_only", [True, False])
+def test_load_checkpoint_names_the_damage_and_what_to_do(bad_ckpts, kind, weights_only):
+    from vision_ssl.utils.checkpoint import load_checkpoint
+
+    with pytest.raises(ValueError) as info:
+        load_checkpoint(bad_ckpts[kind], weights_only=weights_only)
+    message = str(info.value)
+    assert EXPECTED[kind] in message and bad_ckpts[kind] in message
+    assert "give a checkpoint written by `vision-ssl fit`" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("command", ["fit", "test", "probe", "knn", "finetune", "report", "export"])
+def test_every_command_names_a_truncated_checkpoint(bad_ckpts, command, tmp_path):
+    ckpt = bad_ckpts["truncated"]
+    args = {
+        "fit": ["fit", "--config", DEMO, *FAKE, "--trainer.logger", "false", "--ckpt_path", ckpt],
+        "test": ["test", "--config", DEMO, *FAKE, "--trainer.logger", "false", "--ckpt_path", ckpt],
+        "probe": ["probe", ckpt], "knn": ["knn", ckpt], "finetune": ["finetune", ckpt],
+        "report": ["report", ckpt, "--out", str(tmp_path / "report")],
+        "export": ["export", ckpt, "--out", str(tmp_path / "backbone.pt")],
+    }[command]
+    with pytest.raises(ValueError, match=f"checkpoint '{ckpt}' is truncated"):
+        main(args)
+    assert not (tmp_path / "backbone.pt").exists()
+
+
+def test_resume_from_a_corrupt_last_checkpoint_is_named(bad_ckpts, tmp_path):
+    (tmp_path / "last.ckpt").write_bytes(b"garbage\n")
+    with pytest.raises(ValueError, match=r"last\.ckpt' is not a checkpoint"):
+        main(["fit", "--config", DEMO, *FAKE, "--trainer.logger", "false", "--checkpoint.dirpath", str(tmp_path),
+              "--ckpt_path", "last"])
+
+
+def test_corrupt_checkpoint_exits_1_with_one_line_and_no_traceback(bad_ckpts, tmp_path):
+    proc = _cli("export", bad_ckpts["corrupt"], "--out", str(tmp_path / "backbone.pt"))
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("vision-ssl: error:")]
+    assert len(errors) == 1 and f"'{bad_ckpts['corrupt']}' is corrupt" in errors[0], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr

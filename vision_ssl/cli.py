@@ -4,10 +4,10 @@
     vision-ssl fit --config configs/demo.yaml --trainer.max_epochs 2 --data.batch_size 128
     vision-ssl test --config configs/demo.yaml --ckpt_path runs/demo/version_0/checkpoints/last.ckpt
 
-`data.num_classes`, `data.image_size` and `data.channels` are linked into the model. Checkpoints (one `last.ckpt`,
-written every `last_checkpoint.every_n_train_steps` steps and at each validation, and the best on
-`val/probe_top1`) are configured under `checkpoint.*`; logs go to TensorBoard under `runs/`. A half-precision
-config run without a GPU runs in 32-true and says so.
+`data.num_classes`, `data.image_size` and `data.channels` are linked into the model. The best checkpoint on
+`val/probe_top1` is configured under `checkpoint.*`, the one `last.ckpt` (every N steps and at the end) under
+`last_checkpoint.*`; logs go to TensorBoard under `runs/`. A half-precision config run without a GPU runs in
+32-true and says so.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_info
 import vision_ssl.data  # noqa: F401  (registers the data modules for short class names)
 import vision_ssl.methods  # noqa: F401  (registers the methods for short class names)
 from vision_ssl.eval.monitor import ValidationMonitor
-from vision_ssl.utils.checkpoint import AtomicCheckpointIO, load_checkpoint
+from vision_ssl.utils.checkpoint import AtomicCheckpointIO, LastCheckpoint, load_checkpoint
 
 EXTRA_COMMANDS = {
     "probe": "vision_ssl.eval.linear_probe.main",
@@ -78,10 +78,10 @@ class VisionSSLCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        # `last.ckpt` every N optimizer steps too, so a killed run loses at most N steps (`--ckpt_path last`).
-        # Both callbacks write the one `last.ckpt` (no version counter: otherwise the second writer of "last" in the
-        # folder makes a stale `last-v1.ckpt`); `checkpoint` keeps it current at each validation and at the end.
-        parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
+        # `last.ckpt` every N optimizer steps and at the end, so a killed run loses at most N steps (`--ckpt_path
+        # last`). Its only writer: with `checkpoint.save_last` too, the second writer of "last" in one folder makes
+        # a stale `last-v1.ckpt`.
+        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
         parser.set_defaults(
             {
                 "last_checkpoint.save_top_k": 0,
@@ -98,10 +98,9 @@ class VisionSSLCLI(LightningCLI):
             {
                 "checkpoint.monitor": "val/probe_top1",
                 "checkpoint.mode": "max",
-                "checkpoint.save_last": True,
+                "checkpoint.save_last": False,
                 "checkpoint.filename": "best-epoch{epoch:03d}",
                 "checkpoint.auto_insert_metric_name": False,
-                "checkpoint.enable_version_counter": False,
             }
         )
         parser.link_arguments("data.init_args.image_size", "model.init_args.image_size")

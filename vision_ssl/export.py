@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from vision_ssl.utils.checkpoint import load_checkpoint
+
 PREFIX = "backbone."
 
 
@@ -47,9 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("checkpoint", help="a checkpoint written by `vision-ssl fit`")
     parser.add_argument("--out", required=True, help="output file for the backbone state_dict")
     args = parser.parse_args(argv)
-    if not os.path.isfile(args.checkpoint):
-        raise FileNotFoundError(f"checkpoint '{args.checkpoint}' does not exist")
-    ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(args.checkpoint)
     state = backbone_state_dict(ckpt, args.checkpoint)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     torch.save(state, args.out)

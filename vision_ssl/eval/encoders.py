@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
 from vision_ssl.data.base import ImageDataModule
 from vision_ssl.eval.features import load_run, random_twin
+from vision_ssl.utils.checkpoint import load_checkpoint
 
 
 @dataclass
@@ -38,7 +38,7 @@ def is_checkpoint_spec(spec: str) -> bool:
 
 def _checkpoint_facts(path: str) -> dict[str, Any]:
     """Trained epochs (epochs whose training steps all ran) and the run seed (the augmentation seed buffer)."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(path)
     try:
         epochs = int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
     except (KeyError, TypeError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
 
 import torch
@@ -12,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from vision_ssl.data.base import ImageDataModule
 from vision_ssl.methods.base import SSLMethod
+from vision_ssl.utils.checkpoint import load_checkpoint
 
 
 def _import(path: str) -> Any:
@@ -32,11 +32,10 @@ def load_run(ckpt_path: str, **data_overrides: Any) -> tuple[SSLMethod, ImageDat
         **data_overrides: data-module arguments to change (e.g. `root`, `batch_size`, `num_workers`).
 
     Raises:
-        ValueError: the file is not a vision_ssl checkpoint.
+        FileNotFoundError: `ckpt_path` does not exist.
+        ValueError: the file is empty, truncated, corrupt or not a vision_ssl checkpoint.
     """
-    if not os.path.isfile(ckpt_path):
-        raise FileNotFoundError(f"checkpoint '{ckpt_path}' does not exist")
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(ckpt_path)
     info = ckpt.get("vision_ssl")
     if not info or "datamodule" not in info:
         raise ValueError(

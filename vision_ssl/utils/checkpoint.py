@@ -1,4 +1,4 @@
-"""Checkpoint reading that names a bad file, and writing that a kill cannot corrupt."""
+"""Checkpoint reading that names a bad file, writing that a kill cannot corrupt, and the one `last.ckpt`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import tempfile
 import zipfile
 from typing import Any
 
+import lightning as L
 import torch
 from lightning.fabric.utilities.types import _PATH
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6 is a zip archive
@@ -58,8 +60,13 @@ def load_checkpoint(path: str, weights_only: bool = False) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=weights_only)
     except READ_ERRORS as err:
-        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
-        raise ValueError(f"checkpoint '{path}' is corrupt (torch.load: {reason}); {FIX}") from err
+        # weights_only=True hides the unpickler's own words in a paragraph of advice: keep those words alone.
+        text = str(err).partition("WeightsUnpickler error:")[2] or str(err)
+        reason = next((line.strip() for line in text.splitlines() if line.strip()), type(err).__name__)
+        if "Unsupported global" in reason:
+            raise ValueError(f"checkpoint '{path}' holds a Python object that weights-only loading refuses "
+                             f"({reason[:160]}); save its hyper-parameters as plain values, or {FIX}") from err
+        raise ValueError(f"checkpoint '{path}' is corrupt (torch.load: {reason[:160]}); {FIX}") from err
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         what = f"a {type(ckpt).__name__}" + (" without 'state_dict'" if isinstance(ckpt, dict) else "")
         raise ValueError(f"'{path}' is not a training checkpoint (it holds {what}); {FIX}")
@@ -90,3 +97,19 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             if os.path.exists(tmp):
                 os.remove(tmp)
             raise
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """The run's one `last.ckpt`: every `every_n_train_steps` optimizer steps, and the final state when training
+    ends (Lightning's `save_last` alone writes "last" only when a top-k file is saved, so it can lag behind).
+
+    A run stopped by an exception (a kill, a non-finite loss) skips the final save and keeps the last good file.
+    Used with `save_top_k=0` and `enable_version_counter=False`, so it never writes `last-v1.ckpt`.
+    """
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self.save_last or self.dirpath is None:
+            return
+        path = self.last_model_path or os.path.join(self.dirpath, self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION)
+        self.last_model_path = path  # before saving: it is part of this callback's state in the file
+        trainer.save_checkpoint(path, weights_only=False)  # the full state: resumable
