@@ -1,0 +1,132 @@
+"""I-JEPA's multi-block masking (Assran et al. 2023, "Self-Supervised Learning from Images with a Joint-Embedding
+Predictive Architecture", arXiv:2301.08243, Sec. 3 and Fig. 4), returned as keep-indices.
+
+Per batch, one target-block shape (scale 0.15-0.2 of the patches, aspect ratio h/w 0.75-1.5) and one context
+shape (scale 0.85-1.0, unit aspect ratio) are drawn, as in the reference collator. Per image, `num_targets`
+target blocks (4) and a context block are placed uniformly at random; the target patches are removed from the
+context, so the context never shows what the predictor must predict. Contexts then hold different numbers of
+patches; all are cut to the batch's minimum so that the batch stacks without padding (the reference does the
+same). Where this file differs from the reference code, on purpose:
+  - the reference keeps the first patches of each context in raster order, which drops the bottom-right of the
+    larger contexts; we keep a random subset of that size (still sorted), so no image region is favoured;
+  - the reference draws block corners in [0, H - h) and shrinks blocks to at most H - 1 rows, so a block never
+    touches the last row or column; we draw corners in [0, H - h] and allow full-height blocks;
+  - the reference uses one uniform draw for both the scale and the aspect ratio; we draw them independently.
+
+The sampler works on the host with a `random.Random` (plain Python on at most a few hundred patch indices per
+image, as the reference's data-loader collator): the batch minimum is then a host integer, so the result is two
+index tensors copied to the device, with no device-to-host sync in the training step.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class MultiBlockMasks:
+    """Keep-indices of one batch.
+
+    Attributes:
+        context: (B, K_c) long, sorted patch indices (row-major) that the context encoder sees.
+        targets: (B, M, K_t) long, sorted patch indices of each of the M target blocks.
+    """
+
+    context: torch.Tensor
+    targets: torch.Tensor
+
+
+def _check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
+    if len(value) != 2 or not low < value[0] <= value[1] <= high:
+        raise ValueError(f"{name} must be (min, max) with {low} < min <= max <= {high}, got {tuple(value)}")
+
+
+def block_shape(rng: random.Random, grid: tuple[int, int], scale: tuple[float, float],
+                aspect: tuple[float, float]) -> tuple[int, int]:
+    """A block (h, w) of about `scale` of the grid's patches and aspect ratio h / w in `aspect`, within the grid."""
+    rows, cols = grid
+    area = rng.uniform(*scale) * rows * cols
+    ratio = rng.uniform(*aspect)
+    h = min(rows, max(1, round(math.sqrt(area * ratio))))
+    w = min(cols, max(1, round(math.sqrt(area / ratio))))
+    return h, w
+
+
+def block_indices(top: int, left: int, h: int, w: int, cols: int) -> list[int]:
+    """Row-major indices of the patches of the h x w block whose top-left patch is (top, left)."""
+    return [(top + i) * cols + left + j for i in range(h) for j in range(w)]
+
+
+def _place(rng: random.Random, grid: tuple[int, int], shape: tuple[int, int]) -> list[int]:
+    (rows, cols), (h, w) = grid, shape
+    return block_indices(rng.randint(0, rows - h), rng.randint(0, cols - w), h, w, cols)
+
+
+def multiblock_masks(
+    batch_size: int,
+    grid: tuple[int, int],
+    rng: random.Random | None = None,
+    num_targets: int = 4,
+    target_scale: tuple[float, float] = (0.15, 0.2),
+    target_aspect: tuple[float, float] = (0.75, 1.5),
+    context_scale: tuple[float, float] = (0.85, 1.0),
+    min_context: int = 4,
+    tries: int = 20,
+    device: torch.device | str | None = None,
+) -> MultiBlockMasks:
+    """Context and target keep-indices for a batch on a `grid` (rows, cols) of patches.
+
+    Args:
+        batch_size: images in the batch.
+        grid: patch rows and columns.
+        rng: the host random generator (seed it for reproducible masks); None: a fresh unseeded one.
+        num_targets: target blocks per image (paper: 4).
+        target_scale: fraction of the patches per target block (paper: 0.15-0.2).
+        target_aspect: aspect ratio h / w of the target blocks (paper: 0.75-1.5).
+        context_scale: fraction of the patches in the context block before the targets are removed (paper:
+            0.85-1.0; unit aspect ratio).
+        min_context: an image whose context keeps fewer patches gets its blocks redrawn, up to `tries` times
+            (the reference's `min_keep`); the largest context drawn is used after that.
+        tries: draws per image before settling for the largest context.
+        device: device of the returned tensors.
+
+    Returns:
+        The keep-indices; every context has the batch's minimum size, at least 1.
+
+    Raises:
+        ValueError: a bad range or count, or a grid so small that some context is empty.
+    """
+    rows, cols = grid
+    if batch_size < 1 or rows < 1 or cols < 1 or num_targets < 1 or tries < 1:
+        raise ValueError(f"need batch_size, grid, num_targets and tries >= 1, got {batch_size}, {grid}, "
+                         f"{num_targets}, {tries}")
+    _check_range("target_scale", target_scale, 0.0, 1.0)
+    _check_range("context_scale", context_scale, 0.0, 1.0)
+    _check_range("target_aspect", target_aspect, 0.0, math.inf)
+    rng = rng or random.Random()
+    target_shape = block_shape(rng, grid, target_scale, target_aspect)  # one shape per batch, as the reference
+    context_shape = block_shape(rng, grid, context_scale, (1.0, 1.0))
+    contexts, targets = [], []
+    for _ in range(batch_size):
+        best: tuple[list[int], list[list[int]]] = ([], [])
+        for _ in range(tries):
+            blocks = [_place(rng, grid, target_shape) for _ in range(num_targets)]
+            hidden = set().union(*blocks)
+            context = [i for i in _place(rng, grid, context_shape) if i not in hidden]
+            if len(context) > len(best[0]):
+                best = (context, blocks)
+            if len(context) >= min_context:
+                break
+        contexts.append(best[0])
+        targets.append(best[1])
+    keep = min(len(c) for c in contexts)
+    if keep == 0:
+        raise ValueError(f"a {rows}x{cols} patch grid left an empty context after removing {num_targets} target "
+                         f"blocks of {target_shape}; use more patches (smaller patch_size) or fewer targets")
+    contexts = [c if len(c) == keep else sorted(rng.sample(c, keep)) for c in contexts]
+    return MultiBlockMasks(torch.tensor(contexts, dtype=torch.long, device=device),
+                           torch.tensor(targets, dtype=torch.long, device=device))
