@@ -48,3 +48,30 @@ bench-quick: bench-install data
 
 bench-accuracy: install data
 	$(BIN)/python benchmarks/accuracy.py --tag cpu
+
+# GPU check (benchmarks/gpu_check.sh): fills the git-ignored carry/ with what a bare GPU machine lacks, for the
+# device tool's `carry`: wheels of kornia, kornia_rs and jsonargparse[signatures] at this venv's versions, for
+# CPython $(GPU_PY) on x86-64 Linux, and Fashion-MNIST's four IDX files gzipped (about 30 MB).
+.PHONY: gpu-carry gpu-smoke
+CARRY ?= carry
+GPU_PY ?= 3.12
+GPU_WHEELS = kornia kornia_rs jsonargparse docstring_parser typeshed_client
+
+gpu-carry: install data
+	mkdir -p $(CARRY)/wheels $(CARRY)/data
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: --python-version $(GPU_PY) --implementation cp \
+	    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	    -d $(CARRY)/wheels $$($(BIN)/python -c "from importlib.metadata import version; \
+	    print(' '.join(f'{p}=={version(p)}' for p in '$(GPU_WHEELS)'.split()))")
+	for f in $(DATA)/FashionMNIST/raw/*-ubyte; do gzip -9 -c $$f > $(CARRY)/data/$$(basename $$f).gz; done
+	du -sh $(CARRY)
+
+gpu-smoke: install
+	bash benchmarks/gpu_check.sh --smoke --out /tmp/gpu_check_smoke
+
+# Issue 12: the full-budget campaign (hours on one CPU thread; resumable: re-run the same command to continue).
+.PHONY: bench-full
+BENCH_FULL_ARGS ?=
+
+bench-full: install data
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/full_budget.py $(BENCH_FULL_ARGS)
