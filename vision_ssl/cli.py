@@ -7,7 +7,7 @@
 `data.num_classes`, `data.image_size` and `data.channels` are linked into the model. The best checkpoint on
 `val/probe_top1` is configured under `checkpoint.*`, the one `last.ckpt` (every N steps and at the end) under
 `last_checkpoint.*`; logs go to TensorBoard under `runs/`. A half-precision config run without a GPU runs in
-32-true and says so.
+32-true and says so (bf16 is kept on CPUs with bf16 instructions, where it is faster than fp32).
 """
 
 from __future__ import annotations
@@ -59,14 +59,34 @@ class _DropTip(logging.Filter):
 _DROP_TIP = _DropTip()
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether the CPU has bf16 instructions (x86 AVX512-BF16 or AMX-BF16; read from /proc/cpuinfo on Linux).
+
+    Measured on an AMD EPYC with AVX512-BF16, ResNet-18 forward+backward, batch 64 at 32x32, one thread: fp32
+    2.6 s, bf16 autocast 1.3 s, fp16 autocast 64 s. Without these instructions bf16 is emulated and slow too.
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(f.read().split())
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
 def cpu_precision(trainer: Namespace) -> str | None:
-    """32-true when `trainer` asks for half precision but will run on the CPU (where autocast is several times
-    slower than fp32), else None. Runs on the CPU: `accelerator: cpu`, or `auto` with neither CUDA nor MPS."""
+    """32-true when `trainer` asks for a half precision that is slow on the CPU it will run on, else None.
+
+    On the CPU (`accelerator: cpu`, or `auto` with neither CUDA nor MPS), fp16 is always many times slower than
+    fp32, and bf16 is too unless the CPU has bf16 instructions (then it is faster than fp32 and is kept).
+    """
     precision, accelerator = str(trainer.get("precision")), trainer.get("accelerator")
     if precision not in HALF_PRECISIONS or not isinstance(accelerator, str):
         return None
     gpu = torch.cuda.is_available() or torch.backends.mps.is_available()
-    return "32-true" if accelerator == "cpu" or (accelerator == "auto" and not gpu) else None
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not gpu)
+    if not on_cpu or (precision.startswith("bf16") and cpu_has_native_bf16()):
+        return None
+    return "32-true"
 
 
 def _loggers(value: Any) -> list[Any]:
@@ -129,7 +149,7 @@ class VisionSSLCLI(LightningCLI):
         fallback = cpu_precision(cfg.trainer)
         if fallback:
             rank_zero_info(f"vision-ssl: no GPU, so trainer.precision {cfg.trainer.precision} runs as {fallback} "
-                           "(half precision on a CPU is several times slower than fp32)")
+                           "(this half precision is many times slower than fp32 on this CPU)")
             cfg.trainer.precision = fallback
         for logger in _loggers(cfg.trainer.get("logger")):
             if logger.class_path.endswith("TensorBoardLogger") and "init_args" in logger:
