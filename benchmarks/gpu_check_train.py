@@ -10,8 +10,10 @@
   reference config, then the kNN top-1 of its `last.ckpt` (`vision_ssl.eval.knn.knn_eval`) beside its
   random-weights twin;
 - the host-sync check: a few SimCLR training steps (batch fetch, transfer, view augmentation, step, optimizer
-  and callbacks) under `torch.cuda.set_sync_debug_mode`, once in "warn" mode to list every syncing line and once
-  in "error" mode to confirm; a sync is reported, never fatal.
+  and callbacks, the CLI's `ValidationMonitor` bank update included) under `torch.cuda.set_sync_debug_mode`,
+  once in "warn" mode to list every syncing line and once in "error" mode to confirm; a sync is reported, never
+  fatal. The steps are chosen off the methods' periodic non-finite check (`finite_check_every`, one read per
+  50 steps by design).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from timing import PeakMemory
 from vision_ssl.cli import main as cli_main
 from vision_ssl.eval import load_run, random_twin
 from vision_ssl.eval.knn import knn_eval
+from vision_ssl.eval.monitor import ValidationMonitor
 from vision_ssl.registry import METHODS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,7 +124,8 @@ def _steps(sz: Any, root: str, mode: str) -> None:
     trainer = L.Trainer(accelerator=sz.accelerator, devices=1, precision="bf16-mixed", logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         limit_val_batches=0, num_sanity_val_steps=0, max_steps=sz.sync_first + sz.sync_steps,
-                        callbacks=[SyncWatch(sz.sync_first, sz.sync_steps, mode), SpeedOptions(opts, "inductor")])
+                        callbacks=[SyncWatch(sz.sync_first, sz.sync_steps, mode), SpeedOptions(opts, "inductor"),
+                                   ValidationMonitor(bank_size=4 * sz.batch_size)])
     trainer.fit(our_simclr(sz), datamodule=dm)
 
 
