@@ -57,7 +57,8 @@ def method_records(args: argparse.Namespace, save: Any = None) -> list[dict]:
 
         def consume(batch: Any, model: Any = model) -> int:
             with torch.no_grad():
-                model.make_views(batch[0].to(args.device))
+                x = batch[0].to(args.device)
+                model.make_views(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)  # gray repeated on the device
             return batch[0].shape[0]
 
         data = fresh_iterator_windows({"d": loader}, {"d": consume}, args.warmup, args.windows, args.steps, args.device)["d"]
