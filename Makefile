@@ -75,3 +75,10 @@ BENCH_FULL_ARGS ?=
 
 bench-full: install data
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/full_budget.py $(BENCH_FULL_ARGS)
+
+# Issue 12: vision_ssl against LightlySSL's own parts, same recipe, one evaluator (needs the `bench` extra).
+.PHONY: bench-parity
+BENCH_PARITY_ARGS ?=
+
+bench-parity: bench-install data
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/peer_parity.py $(BENCH_PARITY_ARGS)
