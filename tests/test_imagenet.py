@@ -68,3 +68,12 @@ def test_local_weights_file_gives_the_same_encoder(tmp_path):
         enc = ImageNetEncoder(f"timm:tf_efficientnet_lite0={path}", image_size=64).eval()
         with torch.no_grad():
             torch.testing.assert_close(enc(enc.normalize(images)), ref(ref.normalize(images)))
+
+
+def test_corrupt_local_weights_are_named(tmp_path):
+    from vision_ssl.eval.imagenet import _load_local
+
+    bad = tmp_path / "w.pth"
+    bad.write_bytes(b"garbage\n" * 10)
+    with pytest.raises(ValueError, match=r"weights '.*w\.pth' (is corrupt|is not)"):
+        _load_local(torch.nn.Linear(2, 2), str(bad))

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from vision_ssl.transforms import Normalize
+from vision_ssl.utils.checkpoint import load_torch_file
 
 PACKAGE_SPEC = "efficientnet_lite0_package"
 _BLOCK_PARTS = {  # efficientnet_pytorch name -> timm name, for blocks with / without an expansion conv
@@ -81,7 +82,7 @@ def efficientnet_lite0_from_package(model_name: str = "tf_efficientnet_lite0", n
 
 
 def _load_local(model: nn.Module, path: str) -> None:
-    sd = torch.load(path, map_location="cpu", weights_only=False)
+    sd = load_torch_file(path, what="weights")
     for key in ("state_dict", "model"):
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]

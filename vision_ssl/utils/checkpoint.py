@@ -35,11 +35,28 @@ def _damage(path: str) -> str | None:
     return f"is not a checkpoint (it does not start like a file written by torch.save: {head!r})"
 
 
+def load_torch_file(path: str, weights_only: bool = False, what: str = "checkpoint") -> Any:
+    """`torch.load` on the CPU with one clear error (naming the file as `what`) for a missing, empty, truncated or
+    corrupt file; garbage is refused from its first bytes, before any unpickling."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} '{path}' does not exist")
+    damage = _damage(path)
+    if damage:
+        raise ValueError(f"{what} '{path}' {damage}; {FIX}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except READ_ERRORS as err:
+        # weights_only=True hides the unpickler's own words in a paragraph of advice: keep those words alone.
+        text = str(err).partition("WeightsUnpickler error:")[2] or str(err)
+        reason = next((line.strip() for line in text.splitlines() if line.strip()), type(err).__name__)
+        if "Unsupported global" in reason:
+            raise ValueError(f"{what} '{path}' holds a Python object that weights-only loading refuses "
+                             f"({reason[:160]}); save its hyper-parameters as plain values, or {FIX}") from err
+        raise ValueError(f"{what} '{path}' is corrupt (torch.load: {reason[:160]}); {FIX}") from err
+
+
 def load_checkpoint(path: str, weights_only: bool = False) -> dict[str, Any]:
     """Load a Lightning checkpoint on the CPU, with one clear error for a missing, corrupt or foreign file.
-
-    Garbage is refused from its first bytes, before any unpickling; a file cut short (a copy or a disk that ran
-    out) is named as truncated.
 
     Args:
         path: the checkpoint file.
@@ -52,21 +69,7 @@ def load_checkpoint(path: str, weights_only: bool = False) -> dict[str, Any]:
         FileNotFoundError: `path` is not a file.
         ValueError: the file is empty, truncated, corrupt, or holds something other than a checkpoint dictionary.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint '{path}' does not exist")
-    damage = _damage(path)
-    if damage:
-        raise ValueError(f"checkpoint '{path}' {damage}; {FIX}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=weights_only)
-    except READ_ERRORS as err:
-        # weights_only=True hides the unpickler's own words in a paragraph of advice: keep those words alone.
-        text = str(err).partition("WeightsUnpickler error:")[2] or str(err)
-        reason = next((line.strip() for line in text.splitlines() if line.strip()), type(err).__name__)
-        if "Unsupported global" in reason:
-            raise ValueError(f"checkpoint '{path}' holds a Python object that weights-only loading refuses "
-                             f"({reason[:160]}); save its hyper-parameters as plain values, or {FIX}") from err
-        raise ValueError(f"checkpoint '{path}' is corrupt (torch.load: {reason[:160]}); {FIX}") from err
+    ckpt = load_torch_file(path, weights_only)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         what = f"a {type(ckpt).__name__}" + (" without 'state_dict'" if isinstance(ckpt, dict) else "")
         raise ValueError(f"'{path}' is not a training checkpoint (it holds {what}); {FIX}")
