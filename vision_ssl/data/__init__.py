@@ -3,6 +3,7 @@
 from vision_ssl.data.base import ImageDataModule, TensorImageDataset
 from vision_ssl.data.fake import FakeDataModule
 from vision_ssl.data.image_folder import ImageFolderDataModule
+from vision_ssl.data.streaming import StreamingImageDataModule
 from vision_ssl.data.torchvision_data import (
     CIFAR10DataModule,
     CIFAR100DataModule,
@@ -20,6 +21,7 @@ __all__ = [
     "ImageFolderDataModule",
     "MNISTDataModule",
     "STL10DataModule",
+    "StreamingImageDataModule",
     "TensorImageDataset",
 ]
 

@@ -1,0 +1,111 @@
+"""The LitData side of `StreamingImageDataModule`: a shard dataset that decodes in the loader workers, a loader that
+stays resumable under Lightning, and an exact seeded carve. Imported when data is first asked for, so importing
+`vision_ssl.data` does not import LitData."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from litdata import StreamingDataLoader, StreamingDataset
+from litdata.utilities.subsample import shuffle_lists_together, subsample_filenames_and_roi
+from litdata.utilities.train_test_split import deepcopy_dataset
+from torchvision.io import ImageReadMode, decode_image
+from torchvision.transforms.v2 import functional as TF
+
+
+def decode_bytes(data: Any, size: int, channels: int) -> torch.Tensor:
+    """Encoded image bytes -> uint8 (channels, size, size): shorter side resized to `size`, centre-cropped."""
+    buf = torch.frombuffer(bytearray(data), dtype=torch.uint8)  # a copy: LitData's buffer is read-only
+    image = decode_image(buf, mode=ImageReadMode.RGB if channels == 3 else ImageReadMode.GRAY)
+    image = TF.resize(image, size, antialias=True)
+    return TF.center_crop(image, [size, size])
+
+
+class ShardImageDataset(StreamingDataset):
+    """A split's shards, yielding `(uint8 image (C, S, S), label)`, or `(image, label, index, name)` with `ids`."""
+
+    def __init__(self, input_dir: str, image_size: int, channels: int, ids: bool = False, **kwargs: Any) -> None:
+        super().__init__(input_dir, **kwargs)
+        self.image_size, self.channels, self.ids = image_size, channels, ids
+
+    def __getitem__(self, index: Any) -> tuple[Any, ...]:
+        where = self.input_dir.url or self.input_dir.path
+        try:
+            item = super().__getitem__(index)
+        except Exception as err:  # noqa: BLE001 - LitData's readers raise many types on damaged chunks
+            raise ValueError(f"cannot read sample {index} of the shards '{where}' ({type(err).__name__}: {err}); "
+                             "they look damaged: write them again with `vision-ssl prepare-data ... --overwrite`") from err
+        name = bytes(item["name"]).decode()
+        try:
+            image = decode_bytes(item["image"], self.image_size, self.channels)
+        except (RuntimeError, ValueError) as err:
+            raise ValueError(f"cannot decode image '{name}' (sample {item['index']}) of the shards '{where}': {err}; "
+                             "write the shards again from a fixed source") from err
+        return (image, item["label"], item["index"], name) if self.ids else (image, item["label"])
+
+
+def one_line(err: BaseException) -> str:
+    """The original message of an error re-raised by a DataLoader worker ("Caught ValueError in DataLoader worker
+    process 0. Original Traceback ... ValueError: msg") - its last line."""
+    text = str(err)
+    if not text.startswith("Caught "):
+        return text
+    last = [line for line in text.splitlines() if line.strip()][-1]
+    return last.partition(": ")[2] or last
+
+
+class ShardLoader(StreamingDataLoader):
+    """A `StreamingDataLoader` that stays resumable under Lightning, and whose worker errors read as one line.
+
+    Lightning stops asking for batches once it has the loader's `len()` of them, so the loader's generator never
+    runs to its end, where LitData clears its "resumed" flag; a resumed run's next epoch would then be empty. We clear
+    the flag as the epoch's last batch is handed out.
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        last = len(self) * self.batch_size  # LitData counts a full batch per batch handed out
+        try:
+            for batch in super().__iter__():
+                if self._num_samples_yielded_streaming >= last:
+                    self.restore = False
+                yield batch
+        except ValueError as err:
+            raise ValueError(one_line(err)) from err
+
+    def state_dict(self) -> dict[str, Any]:
+        return copy.deepcopy(super().state_dict())  # LitData returns its live dict, which later batches change
+
+    def load_state_dict(self, obj: dict[str, Any]) -> None:
+        """Load `obj` once: the data module and Lightning's loop may both hand over the same state, and loading it
+        twice would move LitData's worker cursor on twice."""
+        if obj == getattr(self, "_loaded_state", None):
+            return
+        super().load_state_dict(obj)
+        self._loaded_state = copy.deepcopy(obj)
+
+
+def len_of(dataset: StreamingDataset) -> int:
+    """Images in a (carved) dataset over all ranks: the sizes of its chunk intervals."""
+    return int(sum(end - start for start, end in dataset.region_of_interest))
+
+
+def carve(dataset: StreamingDataset, counts: list[int], seed: int) -> list[StreamingDataset]:
+    """Consecutive parts of exactly `counts` images of `dataset` after a seeded shuffle of its chunks: LitData's
+    `train_test_split` with image counts instead of fractions (which it floors, losing an image per part)."""
+    files, roi = shuffle_lists_together(list(dataset.subsampled_files), list(dataset.region_of_interest),
+                                        np.random.RandomState([seed]))
+    chunks = [{"filename": f} for f in files]
+    parts = []
+    for count in counts:
+        names, part_roi, chunks, roi = subsample_filenames_and_roi(chunks, roi, count)
+        part = deepcopy_dataset(dataset)
+        part.subsampled_files = list(names)
+        part.region_of_interest = [(int(a), int(b)) for a, b in part_roi]  # plain ints: checkpoints load weights-only
+        part.reset()
+        parts.append(part)
+    return parts
+
