@@ -37,15 +37,20 @@ class ShardImageDataset(StreamingDataset):
         try:
             item = super().__getitem__(index)
         except Exception as err:  # noqa: BLE001 - LitData's readers raise many types on damaged chunks
-            raise ValueError(f"cannot read sample {index} of the shards '{where}' ({type(err).__name__}: {err}); "
+            raise ValueError(f"cannot read sample {index} of the shards '{where}' ({type(err).__name__}: {flat(err)}); "
                              "they look damaged: write them again with `vision-ssl prepare-data ... --overwrite`") from err
         name = bytes(item["name"]).decode()
         try:
             image = decode_bytes(item["image"], self.image_size, self.channels)
         except (RuntimeError, ValueError) as err:
-            raise ValueError(f"cannot decode image '{name}' (sample {item['index']}) of the shards '{where}': {err}; "
+            raise ValueError(f"cannot decode image '{name}' (sample {item['index']}) of the shards '{where}': {flat(err)}; "
                              "write the shards again from a fixed source") from err
         return (image, item["label"], item["index"], name) if self.ids else (image, item["label"])
+
+
+def flat(err: BaseException) -> str:
+    """An error's message on one line (so a DataLoader worker's re-raised copy keeps all of it on its last line)."""
+    return " ".join(str(err).split())
 
 
 def one_line(err: BaseException) -> str:
@@ -75,6 +80,10 @@ class ShardLoader(StreamingDataLoader):
                 yield batch
         except ValueError as err:
             raise ValueError(one_line(err)) from err
+        except RuntimeError as err:  # LitData's chunk checks, e.g. a header that does not match index.json
+            where = self.dataset.input_dir.url or self.dataset.input_dir.path
+            raise ValueError(f"cannot read the shards '{where}': {one_line(err)} If a shard is damaged, write them "
+                             "again with `vision-ssl prepare-data SRC OUT --overwrite`") from err
 
     def state_dict(self) -> dict[str, Any]:
         return copy.deepcopy(super().state_dict())  # LitData returns its live dict, which later batches change
