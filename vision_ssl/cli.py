@@ -40,6 +40,8 @@ EXTRA_COMMANDS = {
     "finetune": "vision_ssl.eval.finetune.main",
     "report": "vision_ssl.eval.report.main",
     "export": "vision_ssl.export.main",
+    "prepare-data": "vision_ssl.data.shards.main",
+    "embed": "vision_ssl.embed.main",
 }
 # Raised by our own checks with a message naming the bad value and what is allowed.
 USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError)
