@@ -129,8 +129,9 @@ def embed(spec: str, data: str, image_size: int | None = None, batch_size: int =
     total = sum(int(dm.meta["splits"][s]) for s in splits) if shards else len(names)
     with torch.inference_mode(), tqdm(total=total, desc="embedding", unit="img") as bar:
         for split, loader in zip(splits, loaders, strict=True):
+            batches = iter(loader)
             try:
-                for batch in loader:
+                for batch in batches:
                     images, y, idx = batch[0], batch[1], batch[2]
                     if shards:
                         names += [f"{split}/{n}" for n in batch[3]]
@@ -143,6 +144,8 @@ def embed(spec: str, data: str, image_size: int | None = None, batch_size: int =
             except ValueError as err:  # a worker's error: its own message, one line
                 from vision_ssl.data.shard_reader import one_line
 
+                for worker in getattr(batches, "_workers", []):  # the others would hold PyTorch's shutdown for 5 s
+                    worker.terminate()
                 raise ValueError(one_line(err)) from err
     return {"embeddings": torch.cat(feats), "names": names, "indices": torch.cat(indices).long(),
             "labels": torch.cat(labels).long(), "classes": list(classes), "encoder": spec, "skipped": skipped,

@@ -5,6 +5,7 @@ stays resumable under Lightning, and an exact seeded carve. Imported when data i
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +30,10 @@ class ShardImageDataset(StreamingDataset):
     """A split's shards, yielding `(uint8 image (C, S, S), label)`, or `(image, label, index, name)` with `ids`."""
 
     def __init__(self, input_dir: str, image_size: int, channels: int, ids: bool = False, **kwargs: Any) -> None:
+        if "batch_decode" in inspect.signature(StreamingDataset.__init__).parameters:  # newer LitData
+            # One sample at a time: LitData's default for our (bytes, int, bytes) samples deserialises windows of 256,
+            # and with shuffling re-reads a window for nearly every sample (8x slower on the benchmark's JPEGs).
+            kwargs.setdefault("batch_decode", 0)
         super().__init__(input_dir, **kwargs)
         self.image_size, self.channels, self.ids = image_size, channels, ids
 
@@ -64,26 +69,45 @@ def one_line(err: BaseException) -> str:
 
 
 class ShardLoader(StreamingDataLoader):
-    """A `StreamingDataLoader` that stays resumable under Lightning, and whose worker errors read as one line.
+    """A `StreamingDataLoader` that ends its epochs under Lightning, and whose worker errors read as one line.
 
-    Lightning stops asking for batches once it has the loader's `len()` of them, so the loader's generator never
-    runs to its end, where LitData clears its "resumed" flag; a resumed run's next epoch would then be empty. We clear
-    the flag as the epoch's last batch is handed out.
+    Lightning stops asking for batches once it has the loader's `len()` of them, so LitData's generator never reaches
+    its end: its "resumed" flag stays set (a resumed run's next epoch would be empty) and its workers, kept alive by
+    their reader threads, cost PyTorch's 5 s shutdown timeout each. So with the epoch's last batch in hand we run the
+    generator to its end before handing the batch out.
     """
 
     def __iter__(self) -> Iterator[Any]:
         last = len(self) * self.batch_size  # LitData counts a full batch per batch handed out
+        inner = super().__iter__()
         try:
-            for batch in super().__iter__():
+            for batch in inner:
                 if self._num_samples_yielded_streaming >= last:
-                    self.restore = False
+                    for _ in inner:  # nothing is left to yield; this lets LitData and its workers finish the epoch
+                        pass
                 yield batch
+        except GeneratorExit:  # dropped mid-epoch (an error upstream, a `break`): its workers have nothing left to do
+            self._stop_workers()
+            raise
         except ValueError as err:
+            self._stop_workers()
             raise ValueError(one_line(err)) from err
         except RuntimeError as err:  # LitData's chunk checks, e.g. a header that does not match index.json
+            self._stop_workers()
             where = self.dataset.input_dir.url or self.dataset.input_dir.path
             raise ValueError(f"cannot read the shards '{where}': {one_line(err)} If a shard is damaged, write them "
                              "again with `vision-ssl prepare-data SRC OUT --overwrite`") from err
+
+    def _get_iterator(self) -> Any:
+        self._live_iterator = super()._get_iterator()
+        return self._live_iterator
+
+    def _stop_workers(self) -> None:
+        """End this epoch's workers now (after an error, or when the epoch is dropped). LitData's reader threads can
+        keep a worker alive, so PyTorch's clean shutdown would wait 5 s for each before killing it."""
+        for worker in getattr(getattr(self, "_live_iterator", None), "_workers", []):
+            if worker.is_alive():
+                worker.terminate()
 
     def state_dict(self) -> dict[str, Any]:
         return copy.deepcopy(super().state_dict())  # LitData returns its live dict, which later batches change
