@@ -2,8 +2,8 @@
 
 What must hold: shards keep the source's encoded bytes, labels and class index; batches look like the other data
 modules'; the val carve is exact and seeded; a run killed mid-epoch resumes without repeating or skipping a sample
-(loader state in one process, a Lightning fit in one process, and `vision-ssl fit` with 2 gloo processes); damaged
-input gives one clear line.
+(loader state in one process, a Lightning fit in one process, and `vision-ssl fit` with 2 gloo processes). Bad
+input: tests/test_streaming_errors.py.
 """
 
 from __future__ import annotations
@@ -56,11 +56,14 @@ def folder(tmp_path_factory) -> Path:
     return write_folder(tmp_path_factory.mktemp("images"))
 
 
-@pytest.fixture(scope="module")
-def shards(folder, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("shards") / "mine"
+def write_shards(folder: Path, out: Path) -> Path:
     cli(["prepare-data", str(folder), str(out), "--chunk-bytes", "8KB"])  # ~9 images a chunk: several chunks
     return out
+
+
+@pytest.fixture(scope="module")
+def shards(folder, tmp_path_factory) -> Path:
+    return write_shards(folder, tmp_path_factory.mktemp("shards") / "mine")
 
 
 def key(image: torch.Tensor) -> bytes:
@@ -285,89 +288,3 @@ def test_two_process_fit_through_the_cli_reads_per_rank_and_resumes_exactly(shar
             ranks.append([k for b in batches for k in b])
         assert not set(ranks[0]) & set(ranks[1])  # each rank reads its own part
         assert len(set(ranks[0] + ranks[1])) == 2 * per_epoch * 4  # nothing repeated
-
-
-def one_line_error(excinfo: pytest.ExceptionInfo) -> str:
-    from vision_ssl.cli import user_message
-
-    text = user_message(excinfo.value)
-    assert "\n" not in text and "Traceback" not in text, text
-    return text
-
-
-def test_missing_path_and_empty_folder_are_one_line(tmp_path):
-    with pytest.raises(FileNotFoundError) as err:
-        module(tmp_path / "nowhere")
-    assert "'" + str(tmp_path / "nowhere") + "' does not exist" in one_line_error(err)
-    with pytest.raises(FileNotFoundError) as err:
-        cli(["prepare-data", str(tmp_path / "nowhere"), str(tmp_path / "out")])
-    assert "does not exist" in one_line_error(err)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError) as err:
-        module(tmp_path / "empty")
-    assert "holds no shards" in one_line_error(err) and "prepare-data" in one_line_error(err)
-    with pytest.raises(ValueError) as err:
-        cli(["prepare-data", str(tmp_path / "empty"), str(tmp_path / "out")])
-    assert "no images found under" in one_line_error(err)
-
-
-def test_missing_shards_in_fit_are_one_line(tmp_path):
-    with pytest.raises((FileNotFoundError, ValueError)) as err:
-        cli(["fit", "--model", "vision_ssl.methods.SimCLR", "--data", "vision_ssl.data.StreamingImageDataModule",
-             "--data.root", str(tmp_path / "gone"), "--trainer.logger", "false"])
-    assert f"shards folder '{tmp_path / 'gone'}' does not exist" in one_line_error(err)
-
-
-def copy_shards(shards: Path, to: Path) -> Path:
-    import shutil
-
-    shutil.copytree(shards, to)
-    return to
-
-
-@pytest.mark.parametrize("workers", [0, 2])
-def test_damaged_shards_are_named(shards, tmp_path, workers):
-    truncated = copy_shards(shards, tmp_path / "truncated")
-    chunk = sorted((truncated / "train").glob("*.bin"))[0]
-    chunk.write_bytes(chunk.read_bytes()[:100])
-    dm = module(truncated, num_workers=workers)
-    with pytest.raises(ValueError) as err:
-        dm.setup("fit")
-    assert f"shard '{chunk}' is damaged (100 bytes instead of" in one_line_error(err)
-    garbled = copy_shards(shards, tmp_path / "garbled")
-    for chunk in (garbled / "train").glob("*.bin"):
-        data = bytearray(chunk.read_bytes())
-        data[:64] = bytes(range(64))  # the chunk header (item count and offsets)
-        chunk.write_bytes(bytes(data))
-    dm = module(garbled, num_workers=workers)
-    dm.setup("fit")
-    with pytest.raises(ValueError) as err:
-        list(dm.train_dataloader())
-    assert f"cannot read the shards '{garbled / 'train'}'" in one_line_error(err)
-
-
-def test_unreadable_images(folder, tmp_path, capsys):
-    import shutil
-
-    src = tmp_path / "src"
-    shutil.copytree(folder, src)
-    (src / "train" / "ant" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    with pytest.raises(ValueError) as err:
-        cli(["prepare-data", str(src), str(tmp_path / "out")])
-    assert f"cannot read image '{src / 'train' / 'ant' / 'broken.png'}'" in one_line_error(err)
-    assert "--skip-corrupt" in one_line_error(err)
-    meta = prepare(str(src), str(tmp_path / "out"), chunk_bytes="8KB", skip_corrupt=True)
-    assert meta["skipped"]["train"] == ["ant/broken.png"] and meta["splits"]["train"] == 40
-    assert "1 unreadable skipped" in capsys.readouterr().out
-    # An image that cannot be encoded is stored empty (a raising writer would hang LitData); reading names it.
-    from vision_ssl.data.shards import EncodeSample, write_split
-
-    bad = tmp_path / "bad"
-    write_split([[str(src / "train" / "ant" / "broken.png"), 0, 0, "ant/broken.png"]] * 8, str(bad / "train"),
-                EncodeSample(), 1, "8KB")
-    (bad / META_FILE).write_text(json.dumps({"format": meta["format"], "classes": CLASSES, "splits": {"train": 8}}))
-    dm = module(bad, num_workers=2, val_fraction=0.25)
-    dm.setup("fit")
-    with pytest.raises(ValueError) as err:
-        list(dm.train_dataloader())
-    assert f"cannot decode image 'ant/broken.png' (sample 0) of the shards '{bad / 'train'}'" in one_line_error(err)

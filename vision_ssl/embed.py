@@ -111,6 +111,9 @@ def embed(spec: str, data: str, image_size: int | None = None, batch_size: int =
     32x32 thumbnails for the projector."""
     backbone, normalize, size, channels = load_backbone(spec, image_size)
     shards = is_url(data) or os.path.isfile(os.path.join(data, META_FILE))
+    names: list[str]
+    skipped: list[str]
+    loaders: list[Any]
     if shards:
         dm = StreamingImageDataModule(root=data, image_size=size, channels=channels, batch_size=batch_size,
                                       num_workers=workers)
@@ -125,7 +128,10 @@ def embed(spec: str, data: str, image_size: int | None = None, batch_size: int =
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     backbone.eval().to(device)
     normalize.to(device)
-    feats, labels, indices, thumbnails = [], [], [], []
+    feats: list[torch.Tensor] = []
+    labels: list[torch.Tensor] = []
+    indices: list[torch.Tensor] = []
+    thumbnails: list[torch.Tensor] = []
     total = sum(int(dm.meta["splits"][s]) for s in splits) if shards else len(names)
     with torch.inference_mode(), tqdm(total=total, desc="embedding", unit="img") as bar:
         for split, loader in zip(splits, loaders, strict=True):
@@ -138,7 +144,7 @@ def embed(spec: str, data: str, image_size: int | None = None, batch_size: int =
                     feats.append(backbone(normalize(images.to(device))).float().cpu())
                     labels.append(torch.as_tensor(y))
                     indices.append(torch.as_tensor(idx))
-                    if sum(len(t) for t in thumbnails) < thumbs:
+                    if sum(t.shape[0] for t in thumbnails) < thumbs:
                         thumbnails.append(resize_uint8(images, 32))
                     bar.update(len(images))
             except ValueError as err:  # a worker's error: its own message, one line

@@ -93,7 +93,7 @@ def torchvision_splits(name: str, root: str) -> tuple[list[str], dict[str, torch
     for split, source_split in (("train", "train"), ("val", "test")):
         ds = dm.load_split(source_split)  # raises FileNotFoundError naming the fetch command when files are missing
         images[split] = ds.images
-        splits[split] = [[i, int(label), i, f"{split}/{i}"] for i, label in enumerate(ds.labels.tolist())]
+        splits[split] = [[i, int(label), i, str(i)] for i, label in enumerate(ds.labels.tolist())]
     classes = getattr(dm_cls.dataset_cls, "classes", None)
     if not isinstance(classes, list) or len(classes) != dm.num_classes:
         classes = [str(i) for i in range(dm.num_classes)]

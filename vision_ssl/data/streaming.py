@@ -28,7 +28,8 @@ from vision_ssl.data.shards import FORMAT, META_FILE
 
 
 def is_url(path: str) -> bool:
-    return "://" in path
+    """A location LitData downloads from: `s3://`, `gs://`, ... or `local:/path` (a folder read as if remote)."""
+    return "://" in path or path.startswith("local:")
 
 
 def _rewrite_hint(root: str) -> str:
@@ -99,7 +100,8 @@ class StreamingImageDataModule(ImageDataModule):
 
     name = "shards"
 
-    def __init__(self, *args, cache_dir: str | None = None, storage_options: dict | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, cache_dir: str | None = None, storage_options: dict | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cache_dir, self.storage_options = cache_dir, storage_options or {}
         self.meta = read_meta(self.root, cache_dir, storage_options)
