@@ -19,7 +19,7 @@ import torch
 from vision_ssl.data import FashionMNISTDataModule
 from vision_ssl.eval import linear_probe
 from vision_ssl.methods import MAE, Inpainting, Jigsaw, Rotation
-from vision_ssl.transforms import make_jigsaw, random_patch_mask
+from vision_ssl.transforms import make_jigsaw, random_patch_split
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(backbone="tiny", image_size=28, warmup_epochs=0.25)
@@ -48,7 +48,7 @@ def pretext_score(model: L.LightningModule, dm: FashionMNISTDataModule, n: int =
             score = model.reconstruct(images, model.sample_mask(len(images), images.device))[0].item()
         else:
             num_patches = model.decoder.pos_embed.shape[1]
-            score = model.reconstruct(images, random_patch_mask(len(images), num_patches, model.hparams.mask_ratio))[0].item()
+            score = model.reconstruct(images, *random_patch_split(len(images), num_patches, model.hparams.mask_ratio))[0].item()
     model.train(was_training)
     return score
 

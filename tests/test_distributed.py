@@ -26,7 +26,7 @@ import torch.multiprocessing as mp
 from helpers import DATA_ROOT, REPO
 from torch import nn
 
-from vision_ssl.losses import barlow_twins_loss, info_nce, moco_v3_loss, vicreg_loss
+from vision_ssl.losses import DINOLoss, barlow_twins_loss, info_nce, lejepa_loss, moco_v3_loss, vicreg_loss
 from vision_ssl.methods import SimCLR
 from vision_ssl.methods.step import Views
 from vision_ssl.utils import distributed
@@ -96,12 +96,36 @@ def _simclr_step() -> dict[str, torch.Tensor]:
     return out
 
 
+def _lejepa(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    # SIGReg averages the characteristic function over ranks (differentiably); the directions are the same on
+    # every rank (one seed), as the method draws them from the global step.
+    return lejepa_loss(torch.stack([z1, z2]), 2, lambd=0.5, num_slices=8, generator=torch.Generator().manual_seed(5))[0]
+
+
+def _dino_case() -> dict[str, torch.Tensor]:
+    """DINO's loss and its centre after one update: the centre is the EMA of the teacher mean over all ranks."""
+    torch.manual_seed(0)
+    student = nn.Linear(6, 8)
+    teacher = nn.Linear(6, 8)
+    crops = torch.randn(3, GLOBAL_BATCH, 6)
+    local = crops[:, distributed.rank() * (GLOBAL_BATCH // distributed.world_size()):][:, : GLOBAL_BATCH // distributed.world_size()]
+    criterion = DINOLoss(8, center_momentum=0.5)
+    criterion.center.fill_(0.1)
+    loss = criterion(teacher(local[:2]).detach(), student(local), epoch=0.0)
+    loss.backward()
+    _average_gradients(student)
+    return {"loss": loss.detach(), "center": criterion.center.clone(),
+            **{n: p.grad for n, p in student.named_parameters()}}
+
+
 CASES: dict[str, Callable[[], dict[str, torch.Tensor]]] = {
     "info_nce": lambda: _loss_case(lambda a, b: info_nce(a, b, 0.2, gather_distributed=True)),
     "barlow_twins": lambda: _loss_case(lambda a, b: barlow_twins_loss(a, b, 0.05, gather_distributed=True)),
     "vicreg": lambda: _loss_case(lambda a, b: vicreg_loss(a, b, gather_distributed=True)),
     "moco_v3": lambda: _loss_case(_moco_v3),
     "simclr_step": _simclr_step,
+    "lejepa": lambda: _loss_case(_lejepa),
+    "dino_centre": _dino_case,
 }
 
 

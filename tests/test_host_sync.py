@@ -43,12 +43,7 @@ def sync_counter(monkeypatch: pytest.MonkeyPatch) -> Counter:
     return counts
 
 
-KNOWN_SYNC = {"mae": "boolean-mask token selection in encode_visible, until MAE moves to the ViT token API"}
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_SYNC[n], strict=True)) if n in KNOWN_SYNC else n
-             for n in IMAGE_METHODS])
+@pytest.mark.parametrize("name", IMAGE_METHODS)
 def test_training_step_has_no_python_visible_host_sync(name: str, sync_counter: Counter) -> None:
     torch.manual_seed(0)
     model = build_method(name, image_size=16, width=8)

@@ -10,7 +10,7 @@ from helpers import fashion_mnist, probe_vs_random
 
 from vision_ssl.methods import MAE, Inpainting, Jigsaw, Rotation
 from vision_ssl.methods.step import Views
-from vision_ssl.transforms import make_jigsaw, mask_to_pixels, random_patch_mask
+from vision_ssl.transforms import make_jigsaw, mask_to_pixels, random_patch_mask, random_patch_split
 
 TINY = dict(backbone="tiny", backbone_kwargs={"width": 8}, image_size=28, warmup_epochs=0.25)
 VIT = dict(backbone_kwargs={"patch_size": 4, "embed_dim": 48, "depth": 2, "num_heads": 3}, image_size=28,
@@ -21,22 +21,27 @@ def test_mae_encoder_sees_only_visible_patches_and_probe_sees_full_image():
     torch.manual_seed(0)
     model = MAE(**VIT).eval()
     x = torch.randn(2, 3, 28, 28)
-    mask = random_patch_mask(2, 49, 0.75)
+    mask, keep = random_patch_split(2, 49, 0.75)
+    assert torch.equal(keep, (~mask).nonzero()[:, 1].reshape(2, -1))  # the visible patches, in patch order
     hidden = mask_to_pixels(mask, 4, 28, 28)
-    tokens = model.encode_visible(x, mask)
+    tokens = model.encode_visible(x, keep)
     assert tokens.shape == (2, 49 - 37, 48)
     # Hidden pixels do not reach the encoder: changing them leaves the visible tokens unchanged.
-    assert torch.allclose(model.encode_visible(torch.where(hidden, torch.randn_like(x), x), mask), tokens, atol=1e-5)
+    assert torch.allclose(model.encode_visible(torch.where(hidden, torch.randn_like(x), x), keep), tokens, atol=1e-5)
     # With nothing hidden the same path is timm's own forward_features (positions, class token, norm).
-    none = torch.zeros(2, 49, dtype=torch.bool)
-    assert torch.allclose(model.encode_visible(x, none), model.backbone.forward_features(x)[:, 1:], atol=1e-5)
+    every = torch.arange(49).expand(2, -1)
+    assert torch.allclose(model.encode_visible(x, every), model.backbone.forward_features(x)[:, 1:], atol=1e-5)
+    # The decoder puts each visible token back at its own position: the same prediction whatever their order.
+    perm = torch.randperm(keep.shape[1])
+    assert torch.allclose(model.decoder(tokens[:, perm], keep[:, perm]), model.decoder(tokens, keep), atol=1e-5)
     # The probe path (`forward`) is the pooled encoder on the full image.
     assert torch.allclose(model(x), model.backbone.forward_head(model.backbone.forward_features(x)), atol=1e-6)
-    loss, pred = model.reconstruct(x, mask)
+    loss, pred = model.reconstruct(x, mask, keep)
     assert pred.shape == (2, 49, 48) and loss.ndim == 0
     model.train()
     views = model.make_views(torch.randint(0, 256, (4, 3, 28, 28), dtype=torch.uint8))
     assert views.extra["mask"].shape == (4, 49) and (views.extra["mask"].sum(1) == 37).all()
+    assert not views.extra["mask"].gather(1, views.extra["keep"]).any()  # keep-indices are the visible patches
 
 
 def test_inpainting_blanks_hidden_pixels_and_jigsaw_tiles_whole_view():
@@ -85,8 +90,8 @@ def pretext_score(model: L.LightningModule, dm) -> float:  # noqa: ANN001
     elif isinstance(model, Jigsaw):
         score = model.pretext(*make_jigsaw(images, model.perms, jitter=False))[1].item()
     else:
-        mask = model.sample_mask(512, images.device) if isinstance(model, Inpainting) else random_patch_mask(512, 49, 0.75)
-        score = model.reconstruct(images, mask)[0].item()
+        split = (model.sample_mask(512, images.device),) if isinstance(model, Inpainting) else random_patch_split(512, 49, 0.75)
+        score = model.reconstruct(images, *split)[0].item()
     model.train(was_training)  # Lightning keeps a module's mode: training must not start in eval mode
     return score
 

@@ -35,6 +35,9 @@ METHODS: dict[str, str] = {
     "inpainting": "vision_ssl.methods.inpainting.Inpainting",
     "mae": "vision_ssl.methods.mae.MAE",
     "next_frame": "vision_ssl.methods.next_frame.NextFramePredictor",
+    "dino": "vision_ssl.methods.dino.DINO",
+    "lejepa": "vision_ssl.methods.lejepa.LeJEPA",
+    "ijepa": "vision_ssl.methods.ijepa.IJEPA",
 }
 
 DATAMODULES: dict[str, str] = {

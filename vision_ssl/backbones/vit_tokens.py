@@ -32,6 +32,17 @@ def check_vit(model: nn.Module, method: str) -> VisionTransformer:
     return model
 
 
+def vit_backbone_kwargs(kwargs: dict, method: str, **defaults: object) -> dict:
+    """`kwargs` for an `SSLMethod` whose backbone must be a timm ViT (default `vit_tiny_patch16_224`), with
+    `defaults` under the user's `backbone_kwargs`; a named non-ViT backbone is a ValueError naming `method`."""
+    name = kwargs.setdefault("backbone", "vit_tiny_patch16_224")
+    if not str(name).startswith(("vit_", "deit_", "deit3_")):
+        raise ValueError(f"{method} needs a timm VisionTransformer (e.g. 'vit_tiny_patch16_224' with backbone_kwargs "
+                         f"{{patch_size: 4}}), got backbone '{name}'")
+    kwargs["backbone_kwargs"] = {"img_size": kwargs.get("image_size", 32), **defaults, **(kwargs.get("backbone_kwargs") or {})}
+    return kwargs
+
+
 def patch_pos_embed(vit: VisionTransformer, grid: tuple[int, int] | None = None) -> torch.Tensor:
     """Position embeddings (1, N, D) of the patch tokens only, resampled when `grid` differs from the trained one."""
     n_prefix = 0 if vit.no_embed_class else vit.num_prefix_tokens

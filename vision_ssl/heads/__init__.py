@@ -20,3 +20,9 @@ from vision_ssl.heads.mae_decoder import MAEDecoder  # noqa: E402
 from vision_ssl.heads.pretext import ConvDecoder, JigsawHead, rotation_head  # noqa: E402
 
 __all__ += ["ConvDecoder", "JigsawHead", "MAEDecoder", "rotation_head"]
+from vision_ssl.heads.presets import DINOHead  # noqa: E402
+
+__all__ += ["DINOHead"]
+from vision_ssl.heads.jepa_predictor import JEPAPredictor  # noqa: E402
+
+__all__ += ["JEPAPredictor"]

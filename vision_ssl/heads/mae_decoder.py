@@ -48,12 +48,12 @@ class MAEDecoder(nn.Module):
         self.norm = nn.LayerNorm(decoder_dim)
         self.pred = nn.Linear(decoder_dim, patch_dim)
 
-    def forward(self, visible: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Encoded visible patch tokens (B, N_vis, D) in patch order and the mask (B, N), True = hidden,
-        with the same number of hidden patches per row -> predicted patches (B, N, patch_dim)."""
-        b, n = mask.shape
+    def forward(self, visible: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Encoded visible patch tokens (B, N_vis, D) at patch indices `keep` (B, N_vis) -> predicted patches
+        (B, N, patch_dim); every other position gets the mask token (a scatter: no boolean indexing)."""
+        b, n = keep.shape[0], self.pos_embed.shape[1]
         x = self.embed(visible)  # (B, N_vis, Dd)
-        full = self.mask_token.to(x.dtype).expand(b, n, -1).clone()  # (B, N, Dd)
-        full[~mask] = x.reshape(-1, x.shape[-1])  # row-major boolean indexing keeps each row's patch order
+        full = self.mask_token.to(x.dtype).expand(b, n, -1)  # (B, N, Dd)
+        full = full.scatter(1, keep[..., None].expand(-1, -1, x.shape[-1]), x)
         x = self.blocks(full + self.pos_embed)
         return self.pred(self.norm(x))  # (B, N, p p C)

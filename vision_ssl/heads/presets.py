@@ -5,6 +5,7 @@ All are `mlp` calls: [in, hidden..., out], BatchNorm + ReLU after hidden layers 
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from vision_ssl.heads.mlp import mlp
@@ -50,3 +51,47 @@ def barlow_twins_projector(in_dim: int, hidden_dim: int = 8192, out_dim: int = 8
 def vicreg_expander(in_dim: int, hidden_dim: int = 8192, out_dim: int = 8192) -> nn.Sequential:
     """VICReg: 3 linear layers of 8192, BN + ReLU after the first two (Bardes et al. 2022, Sec. 4.2)."""
     return mlp([in_dim, hidden_dim, hidden_dim, out_dim], last_bias=False)
+
+
+class DINOHead(nn.Module):
+    """DINO's projection head (Caron et al. 2021, Sec. 3.1 and Appendix): a 3-layer MLP (hidden 2048, GELU; BN
+    optional, off for ViTs) to a 256-d bottleneck, L2 normalisation, then a weight-normalised linear layer without
+    bias to K outputs, its norm g frozen at 1 (`norm_last_layer`, the paper's choice for stability).
+
+    Args:
+        in_dim: backbone features.
+        out_dim: K (paper: 65536; a few thousand for small datasets).
+        hidden_dim: MLP width (paper: 2048).
+        bottleneck_dim: width before the last layer (paper: 256).
+        num_layers: MLP layers before the last layer (paper: 3).
+        batch_norm: BatchNorm after the hidden layers (the reference code's `use_bn_in_head`).
+        norm_last_layer: freeze g = 1; False lets the norms train (the reference's option for ViT-B).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int = 65536, hidden_dim: int = 2048, bottleneck_dim: int = 256,
+                 num_layers: int = 3, batch_norm: bool = False, norm_last_layer: bool = True) -> None:
+        super().__init__()
+        if num_layers < 1 or min(in_dim, out_dim, hidden_dim, bottleneck_dim) < 1:
+            raise ValueError(f"need num_layers >= 1 and positive widths, got {num_layers}, "
+                             f"{(in_dim, out_dim, hidden_dim, bottleneck_dim)}")
+        dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [bottleneck_dim]
+        layers: list[nn.Module] = []
+        for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
+            layers.append(nn.Linear(d_in, d_out))
+            if i < len(dims) - 2:
+                layers += [nn.BatchNorm1d(d_out)] if batch_norm else []
+                layers.append(nn.GELU())
+        self.mlp = nn.Sequential(*layers)
+        for m in self.mlp.modules():
+            if isinstance(m, nn.Linear):  # the reference's init: truncated normal, std 0.02, zero bias
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+        self.last_layer = nn.utils.parametrizations.weight_norm(nn.Linear(bottleneck_dim, out_dim, bias=False))
+        g = self.last_layer.parametrizations.weight.original0  # (K, 1): the norm of each output's weight row
+        with torch.no_grad():
+            g.fill_(1.0)
+        g.requires_grad_(not norm_last_layer)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features (B, in_dim) -> logits (B, K)."""
+        return self.last_layer(nn.functional.normalize(self.mlp(x), dim=-1))

@@ -16,3 +16,7 @@ from vision_ssl.losses.vicreg import VICRegLoss, vicreg_loss, vicreg_terms  # no
 __all__ += ["BarlowTwinsLoss", "barlow_twins_loss", "MoCoV3Loss", "moco_v3_loss", "NegativeCosineSimilarity",
             "negative_cosine_similarity", "QueueInfoNCELoss", "info_nce_with_queue", "VICRegLoss", "vicreg_loss",
             "vicreg_terms"]
+from vision_ssl.losses.dino import DINOLoss, dino_loss, teacher_temperature  # noqa: E402
+from vision_ssl.losses.sigreg import epps_pulley, invariance_loss, lejepa_loss, sigreg  # noqa: E402
+
+__all__ += ["DINOLoss", "dino_loss", "teacher_temperature", "epps_pulley", "invariance_loss", "lejepa_loss", "sigreg"]

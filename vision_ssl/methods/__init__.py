@@ -25,3 +25,8 @@ from vision_ssl.methods.mae import MAE  # noqa: E402
 from vision_ssl.methods.rotation import Rotation  # noqa: E402
 
 __all__ += ["MAE", "Inpainting", "Jigsaw", "Rotation"]
+from vision_ssl.methods.dino import DINO  # noqa: E402
+from vision_ssl.methods.ijepa import IJEPA  # noqa: E402
+from vision_ssl.methods.lejepa import LeJEPA  # noqa: E402
+
+__all__ += ["DINO", "IJEPA", "LeJEPA"]

@@ -2,8 +2,9 @@
 Learners", arXiv:2111.06377) with a timm ViT.
 
 A random 75% of the patches is hidden (uniform sampling, exactly the same count per image). The ViT encoder
-sees only the visible patches (with their position embeddings and the class token): no mask tokens enter the
-encoder, which is what makes MAE cheap. A light decoder (`MAEDecoder`) puts a shared mask token at every hidden
+sees only the visible patches (with their position embeddings and the class token), gathered by index through
+the ViT token API (`vision_ssl.backbones.vit_tokens`): no mask tokens enter the encoder, which is what makes MAE
+cheap, and no boolean indexing syncs the step with the host. A light decoder (`MAEDecoder`) puts a shared mask token at every hidden
 position and predicts the pixels of every patch; the loss is the MSE on the hidden patches only, against
 per-patch normalised pixels (`norm_pix`, the paper's better target). We keep the class token out of the decoder
 (the paper passes it through; it carries no reconstruction target either way).
@@ -20,14 +21,14 @@ from typing import Any
 
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
-from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
+from vision_ssl.backbones.vit_tokens import check_vit, encode_patches, vit_backbone_kwargs
 from vision_ssl.heads.mae_decoder import MAEDecoder
 from vision_ssl.losses import masked_mse
 from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 from vision_ssl.methods.inpainting import log_reconstructions
-from vision_ssl.transforms import mask_to_pixels, patchify, random_patch_mask, unpatchify
+from vision_ssl.transforms import mask_to_pixels, patchify, random_patch_split, unpatchify
 from vision_ssl.transforms.recipes import CropFlipViews
 
 
@@ -59,18 +60,17 @@ class MAE(SSLMethod):
         probe_every: int = 4,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("backbone", "vit_tiny_patch16_224")
-        kwargs["backbone_kwargs"] = {"img_size": kwargs.get("image_size", 32), **(kwargs.get("backbone_kwargs") or {})}
+        vit_backbone_kwargs(kwargs, "MAE")  # fills kwargs in place
         super().__init__(**kwargs)
-        vit = self.backbone
-        if not isinstance(vit, VisionTransformer) or vit.pos_embed is None or getattr(vit, "dynamic_img_size", False):
-            raise ValueError(f"MAE needs a timm VisionTransformer with absolute position embeddings, got '{self.hparams.backbone}'")
+        vit = check_vit(self.backbone, "MAE")
+        if getattr(vit, "dynamic_img_size", False):
+            raise ValueError("MAE masks a fixed patch grid: build the ViT without dynamic_img_size")
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         if probe_every < 1:
             raise ValueError(f"probe_every must be >= 1, got {probe_every}")
         self.patch_size = vit.patch_embed.patch_size[0]
         num_patches = vit.patch_embed.num_patches
-        random_patch_mask(1, num_patches, mask_ratio)  # validates the ratio now rather than at the first step
+        random_patch_split(1, num_patches, mask_ratio)  # validates the ratio now rather than at the first step
         patch_dim = self.patch_size**2 * self.hparams.in_chans
         self.decoder = MAEDecoder(vit.embed_dim, num_patches, patch_dim, decoder_dim, decoder_depth, decoder_heads)
 
@@ -78,37 +78,26 @@ class MAE(SSLMethod):
         return CropFlipViews(crop_scale=(0.2, 1.0))  # the paper's crop + flip
 
     def make_views(self, images: torch.Tensor) -> Views:
-        """The view (B, C, H, W) and its patch mask (B, N), drawn here under the per-step seed."""
+        """The view (B, C, H, W), its patch mask (B, N) and visible indices (B, N_vis), drawn under the per-step seed."""
         views = super().make_views(images)
         n = self.decoder.pos_embed.shape[1]
-        views.extra["mask"] = random_patch_mask(images.shape[0], n, self.hparams.mask_ratio, images.device)
+        views.extra["mask"], views.extra["keep"] = random_patch_split(images.shape[0], n, self.hparams.mask_ratio,
+                                                                      images.device)
         return views
 
-    def encode_visible(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Encoder on the visible patches only: images (B, C, H, W), mask (B, N) -> tokens (B, N_vis, D)."""
-        vit = self.backbone
-        b, n_prefix = x.shape[0], vit.num_prefix_tokens
-        tokens = vit.patch_embed(x)  # (B, N, D)
-        if vit.no_embed_class:  # position embeddings cover the patches only
-            tokens, prefix_pos = tokens + vit.pos_embed, None
-        else:
-            tokens, prefix_pos = tokens + vit.pos_embed[:, n_prefix:], vit.pos_embed[:, :n_prefix]
-        visible = tokens[~mask].reshape(b, -1, tokens.shape[-1])  # (B, N_vis, D), patch order kept
-        prefix = [t.expand(b, -1, -1) for t in (vit.cls_token, vit.reg_token) if t is not None]
-        if prefix:
-            p = torch.cat(prefix, dim=1)  # (B, n_prefix, D)
-            visible = torch.cat([p if prefix_pos is None else p + prefix_pos, visible], dim=1)
-        out = vit.norm(vit.blocks(vit.norm_pre(vit.pos_drop(visible))))
-        return out[:, n_prefix:]
+    def encode_visible(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Encoder on the visible patches only: images (B, C, H, W), visible indices (B, N_vis) -> (B, N_vis, D)."""
+        return encode_patches(self.backbone, x, keep)
 
-    def reconstruct(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Loss and predicted patches (B, N, p p C) of normalised images `x`."""
-        pred = self.decoder(self.encode_visible(x, mask), mask)
+    def reconstruct(self, x: torch.Tensor, mask: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss and predicted patches (B, N, p p C) of normalised images `x`, hidden `mask` (B, N) and visible
+        indices `keep` (B, N_vis) (one split, from `random_patch_split`)."""
+        pred = self.decoder(self.encode_visible(x, keep), keep)
         return masked_mse(pred, patchify(x, self.patch_size), mask, self.hparams.norm_pix), pred
 
     def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
         (x,) = views.images
-        loss, _ = self.reconstruct(x, views.extra["mask"])
+        loss, _ = self.reconstruct(x, views.extra["mask"], views.extra["keep"])
         return StepOutput(loss, self.occasional_features(x, self.hparams.probe_every))  # full image, as probes see it
 
     def validation_step(self, batch: Any, batch_idx: int) -> dict[str, torch.Tensor]:
@@ -116,8 +105,9 @@ class MAE(SSLMethod):
         images, labels = batch
         with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
             torch.manual_seed(batch_idx)  # the same masks every epoch
-            mask = random_patch_mask(images.shape[0], self.decoder.pos_embed.shape[1], self.hparams.mask_ratio, images.device)
-        loss, _ = self.reconstruct(images, mask)
+            mask, keep = random_patch_split(images.shape[0], self.decoder.pos_embed.shape[1], self.hparams.mask_ratio,
+                                            images.device)
+        loss, _ = self.reconstruct(images, mask, keep)
         self.log("val/recon_mse", loss, batch_size=labels.shape[0], sync_dist=True)
         return out
 
@@ -125,9 +115,9 @@ class MAE(SSLMethod):
         """Once per epoch (first batch): original, masked input, reconstruction with the visible patches pasted."""
         if not isinstance(self.logger, TensorBoardLogger) or self.global_rank != 0:
             return
-        x, mask = views.images[0][:n], views.extra["mask"][:n]
+        x, mask, keep = views.images[0][:n], views.extra["mask"][:n], views.extra["keep"][:n]
         with torch.no_grad():
-            _, pred = self.reconstruct(x, mask)
+            _, pred = self.reconstruct(x, mask, keep)
             target = patchify(x, self.patch_size)
             if self.hparams.norm_pix:  # predictions are normalised patches: undo with each patch's own statistics
                 mean, std = target.mean(-1, keepdim=True), (target.var(-1, keepdim=True) + 1e-6).sqrt()

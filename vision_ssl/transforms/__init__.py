@@ -12,6 +12,7 @@ from vision_ssl.transforms.pretext import (  # noqa: E402
     patchify,
     permute_tiles,
     random_patch_mask,
+    random_patch_split,
     rotate_batch,
     unpatchify,
     unpermute_tiles,
@@ -19,7 +20,7 @@ from vision_ssl.transforms.pretext import (  # noqa: E402
 
 __all__ += [
     "center_patch_mask", "hamming_permutations", "make_jigsaw", "mask_to_pixels", "min_hamming_distance", "patchify",
-    "permute_tiles", "random_patch_mask", "rotate_batch", "unpatchify", "unpermute_tiles",
+    "permute_tiles", "random_patch_mask", "random_patch_split", "rotate_batch", "unpatchify", "unpermute_tiles",
 ]
 from vision_ssl.transforms.recipes import BYOLViews, CropFlipViews, MultiCropViews, SimCLRViews  # noqa: E402
 

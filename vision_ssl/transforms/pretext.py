@@ -5,7 +5,7 @@ Nothing here holds state or parameters; randomness comes from torch's global gen
 
 - `rotate_batch`: all k x 90 degree rotations of a batch with their labels (Gidaris et al. 2018).
 - `hamming_permutations`, `make_jigsaw`, `permute_tiles`, `unpermute_tiles`: jigsaw puzzles (Noroozi & Favaro 2016).
-- `random_patch_mask`, `center_patch_mask`, `patchify`, `unpatchify`: masked-patch inpainting (Pathak et al. 2016;
+- `random_patch_split`, `random_patch_mask`, `center_patch_mask`, `patchify`, `unpatchify`: masked-patch inpainting (Pathak et al. 2016;
   He et al. 2021).
 """
 
@@ -165,18 +165,26 @@ def make_jigsaw(
 
 
 # ----------------------------------------------------------------------------------------------- masking
-def random_patch_mask(batch_size: int, num_patches: int, ratio: float, device: torch.device | str | None = None) -> torch.Tensor:
-    """Per-sample uniform random masks with exactly `round(ratio * num_patches)` masked patches each.
+def random_patch_split(batch_size: int, num_patches: int, ratio: float,
+                       device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample uniform random split into `round(ratio * num_patches)` hidden and the rest visible patches.
 
     Returns:
-        mask (B, N), bool, True where a patch is hidden (MAE's random sampling, He et al. 2021, Sec. 3).
+        mask (B, N), bool, True where a patch is hidden (MAE's random sampling, He et al. 2021, Sec. 3), and the
+        visible patches' indices (B, N_vis) in increasing patch order: for gathers, with no boolean indexing.
     """
     num_masked = round(ratio * num_patches)
     if not 0 < num_masked < num_patches:
         raise ValueError(f"ratio={ratio} masks {num_masked} of {num_patches} patches; need at least one masked and one visible")
     order = torch.rand(batch_size, num_patches, device=device).argsort(dim=1)  # (B, N) random ranking
     mask = torch.zeros(batch_size, num_patches, dtype=torch.bool, device=device)
-    return mask.scatter_(1, order[:, :num_masked], True)
+    keep = order[:, num_masked:].sort(dim=1).values  # (B, N_vis)
+    return mask.scatter_(1, order[:, :num_masked], True), keep
+
+
+def random_patch_mask(batch_size: int, num_patches: int, ratio: float, device: torch.device | str | None = None) -> torch.Tensor:
+    """The mask (B, N) of `random_patch_split`: exactly `round(ratio * num_patches)` hidden patches per image."""
+    return random_patch_split(batch_size, num_patches, ratio, device)[0]
 
 
 def center_patch_mask(batch_size: int, grid: int, fraction: float = 0.5, device: torch.device | str | None = None) -> torch.Tensor:
