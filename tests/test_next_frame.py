@@ -110,3 +110,32 @@ def test_rejects_bad_arguments():
         NextFramePredictor(predictor="gan", **SMALL)
     with pytest.raises(ValueError, match="power of two"):
         NextFramePredictor(**{**SMALL, "image_size": 24})
+
+
+def test_validation_samples_a_fixed_bounded_subset_and_test_samples_every_clip():
+    from helpers import quiet_trainer
+    from torch.utils.data import DataLoader, TensorDataset
+
+    clips = (_clips(b=10) * 255).to(torch.uint8)
+    loader = DataLoader(TensorDataset(clips, torch.zeros(10, 1, dtype=torch.long)), batch_size=4)
+    torch.manual_seed(0)
+    model = NextFramePredictor(predictor="latent", **{**SMALL, "num_samples": 5}, val_samples=2, eval_clips=6)
+    calls: list[tuple[torch.Tensor, int]] = []
+    sample = model.sample_futures
+
+    def counting(frames: torch.Tensor, num_samples: int, seed: int = 0) -> torch.Tensor:
+        calls.append((frames.clone(), num_samples))
+        return sample(frames, num_samples, seed)
+
+    model.sample_futures = counting
+    trainer = quiet_trainer()
+    for _ in range(2):  # two validation epochs: the same 6 clips (4 + 2 of 10), 2 samples each
+        trainer.validate(model, loader, verbose=False)
+    first, second = calls[: len(calls) // 2], calls[len(calls) // 2 :]
+    assert [(f.shape[0], n) for f, n in first] == [(4, 2), (2, 2)]
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(first, second, strict=True))
+    assert torch.equal(torch.cat([f for f, _ in first]), clips[:6].float() / 255)
+    assert "val/ssim" in trainer.callback_metrics and "val/mse" in trainer.callback_metrics
+    calls.clear()
+    trainer.test(model, loader, verbose=False)
+    assert [(f.shape[0], n) for f, n in calls] == [(4, 5), (4, 5), (2, 5)]

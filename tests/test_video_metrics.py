@@ -105,3 +105,12 @@ def test_summarize_samples_best_of_n_beats_mean():
     assert (out["ssim"] > 0.9).all() and (out["ssim_mean"] < out["ssim"]).all()
     assert (out["psnr"] > out["psnr_mean"]).all()
     assert out["diversity"] > 0.1
+
+
+def test_summarize_samples_vectorised_ratios_equal_the_per_sample_loop():
+    g = torch.Generator().manual_seed(0)
+    target, samples = torch.rand(3, 2, 1, 8, 8, generator=g), torch.rand(4, 3, 2, 1, 8, 8, generator=g)
+    out = summarize_samples(samples, target)
+    for key, fn in (("sharpness_ratio", sharpness_ratio), ("gradient_energy_ratio", gradient_energy_ratio)):
+        reference = torch.stack([fn(s, target) for s in samples]).mean(0)  # one sample at a time
+        torch.testing.assert_close(out[key], reference)

@@ -15,10 +15,13 @@ adds a latent z_t that carries what the past cannot tell; each z gives one sharp
 Batches are (clips uint8 (B, T, C, H, W), labels long (B, K)), K labels per clip (-1: none), see
 `vision_ssl.data.moving_mnist`. Metrics (`vision_ssl.metrics.video`) are logged under `val/` and per frame
 index under `val_frames/`; a TensorBoard grid shows truth, the prediction at the prior's mean and samples.
+Sampling is the costly part of evaluation, so validation samples `val_samples` futures of only the first
+`eval_clips` clips (a fixed subset); `test` samples `num_samples` futures of every clip.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import lightning as L
@@ -55,7 +58,10 @@ class NextFramePredictor(L.LightningModule):
         latent_layers: LSTM layers of posterior and prior (paper: 1).
         width: channels of the encoder's first level (paper: 64, DCGAN).
         beta: KL weight (paper: 1e-4).
-        num_samples: samples N per clip for the best-of-N / mean / diversity metrics (paper: 100).
+        num_samples: samples N per clip for the best-of-N / mean / diversity metrics in `test` (paper: 100).
+        val_samples: samples per clip in validation, a cheaper monitor of the same metrics.
+        eval_clips: clips sampled per validation epoch: the first `eval_clips` of the validation set, the same
+            every epoch (the prediction loss and probe still see every clip); `test` samples every clip.
         log_samples: latent samples shown in the TensorBoard grid.
         num_classes, image_size, in_chans: linked from the data module by the CLI.
         optimizer: optimizer factory (LightningCLI `class_path`/`init_args`); default Adam(lr=2e-3) as SVG.
@@ -76,6 +82,8 @@ class NextFramePredictor(L.LightningModule):
         width: int = 64,
         beta: float = 1e-4,
         num_samples: int = 100,
+        val_samples: int = 20,
+        eval_clips: int = 16,
         log_samples: int = 4,
         num_classes: int = 10,
         image_size: int = 64,
@@ -89,8 +97,8 @@ class NextFramePredictor(L.LightningModule):
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         if predictor not in ("deterministic", "latent"):
             raise ValueError(f"predictor must be 'deterministic' or 'latent', got '{predictor}'")
-        if context_frames < 1 or num_samples < 1 or beta < 0:
-            raise ValueError("context_frames and num_samples must be >= 1 and beta >= 0")
+        if min(context_frames, num_samples, val_samples) < 1 or eval_clips < 0 or beta < 0:
+            raise ValueError("context_frames, num_samples and val_samples must be >= 1, eval_clips >= 0, beta >= 0")
         self.latent = predictor == "latent"
         self.encoder = FrameEncoder(in_chans, image_size, g_dim, width)
         self.decoder = FrameDecoder(in_chans, image_size, g_dim, width)
@@ -100,6 +108,7 @@ class NextFramePredictor(L.LightningModule):
             self.prior = GaussianLSTM(g_dim, z_dim, rnn_size, latent_layers)
         self.probe = nn.Linear(g_dim, num_classes)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.val_clips_seen = 0  # clips of this validation epoch so far: the first `eval_clips` are sampled
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """Encoder embeddings (B, g_dim) of frames (B, C, H, W) in [0, 1]."""
@@ -166,18 +175,7 @@ class NextFramePredictor(L.LightningModule):
         return mse + self.hparams.beta * kl, {"mse": mse, "kl": kl}, h0
 
     def _probe(self, h0: torch.Tensor, labels: torch.Tensor, stage: str) -> torch.Tensor:
-        """Multi-label linear probe on detached embeddings of frame 1; top-1 hit = argmax is a digit present."""
-        labels = labels.view(labels.shape[0], -1)
-        known = labels >= 0
-        rows = known.any(1)
-        logits = self.probe(h0.detach())
-        if not rows.any():
-            return logits.sum() * 0.0
-        target = torch.zeros_like(logits).scatter_(1, labels.clamp_min(0), known.float())
-        loss = F.binary_cross_entropy_with_logits(logits[rows], target[rows])
-        hit = target.gather(1, logits.argmax(1, keepdim=True))[rows]
-        self.log(f"{stage}/probe_top1", hit.mean(), on_step=False, on_epoch=True, batch_size=int(rows.sum()), sync_dist=True)
-        return loss
+        return multi_label_probe(self, self.probe, h0, labels, stage)
 
     def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
         """Prediction loss of clips (B, T, C, H, W) in [0, 1]; features: the first frame's embeddings (B, g_dim)."""
@@ -204,22 +202,36 @@ class NextFramePredictor(L.LightningModule):
         return preds.view(num_samples, b, *preds.shape[1:])[:, :, c - 1 :]
 
     def _evaluate(self, batch: Any, batch_idx: int, stage: str) -> None:
+        """Loss and probe on every clip; sampled metrics on every test clip but only the first `eval_clips`
+        validation clips (validation loaders are not shuffled and the noise is seeded by batch: same clips, same
+        samples every epoch)."""
         clips, labels = batch
         frames, c, b = clips.float() / 255, self.hparams.context_frames, clips.shape[0]
         if frames.shape[1] <= c:
             raise ValueError(f"clips of {frames.shape[1]} frames leave nothing to predict after context_frames={c}")
         loss, logs, h0 = self._loss(frames)
         self._probe(h0, labels, stage)
-        samples = self.sample_futures(frames, self.hparams.num_samples, seed=batch_idx)
-        metrics = summarize_samples(samples, frames[:, c:])
         self.log(f"{stage}/loss", loss, batch_size=b, sync_dist=True)
-        for key, value in {**logs, **metrics}.items():
-            self.log(f"{stage}/{key}", value.mean(), batch_size=b, sync_dist=True, prog_bar=key == "ssim")
+        for key, value in logs.items():
+            self.log(f"{stage}/{key}", value, batch_size=b, sync_dist=True)
+        if stage == "test":
+            take, num_samples = b, self.hparams.num_samples
+        else:
+            take, num_samples = max(0, min(b, self.hparams.eval_clips - self.val_clips_seen)), self.hparams.val_samples
+            self.val_clips_seen += b
+        if take == 0:
+            return
+        samples = self.sample_futures(frames[:take], num_samples, seed=batch_idx)  # (N, take, F, C, H, W)
+        for key, value in summarize_samples(samples, frames[:take, c:]).items():
+            self.log(f"{stage}/{key}", value.mean(), batch_size=take, sync_dist=True, prog_bar=key == "ssim")
             if value.ndim == 1:
                 for k, v in enumerate(value):
-                    self.log(f"{stage}_frames/{key}_t{c + k + 1:02d}", v, batch_size=b, sync_dist=True)
+                    self.log(f"{stage}_frames/{key}_t{c + k + 1:02d}", v, batch_size=take, sync_dist=True)
         if batch_idx == 0 and stage == "val":
             self.log_grid(frames, samples)
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_clips_seen = 0
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         self._evaluate(batch, batch_idx, "val")
@@ -243,9 +255,33 @@ class NextFramePredictor(L.LightningModule):
 
     # ----------------------------------------------------------------- optimisation
     def configure_optimizers(self) -> Any:
-        probe_group: dict[str, Any] = {"params": list(self.probe.parameters()), "weight_decay": 0.0}
-        if self.hparams.probe_lr is not None:
-            probe_group["lr"] = self.hparams.probe_lr
-        groups = decay_groups(self, exclude=self.probe.parameters()) + [probe_group]
-        optimizer = self.optimizer_factory or (lambda g: torch.optim.Adam(g, lr=2e-3))  # SVG's Adam by default
-        return build_optimization(groups, self.trainer, optimizer, self.scheduler_factory, self.hparams.warmup_epochs)
+        return optimization_with_probe(self, self.probe, lambda g: torch.optim.Adam(g, lr=2e-3))  # SVG's Adam
+
+
+def multi_label_probe(module: L.LightningModule, probe: nn.Module, h: torch.Tensor, labels: torch.Tensor,
+                      stage: str) -> torch.Tensor:  # fmt: skip
+    """Multi-label linear probe on detached embeddings (B, D) of one frame and the digits (B, K) of its clip (-1:
+    none); logs `{stage}/probe_top1`, a hit being an argmax that is a digit present, and returns the BCE loss."""
+    labels = labels.view(labels.shape[0], -1)
+    known = labels >= 0
+    rows = known.any(1)
+    logits = probe(h.detach())
+    if not rows.any():
+        return logits.sum() * 0.0
+    target = torch.zeros_like(logits).scatter_(1, labels.clamp_min(0), known.float())
+    loss = F.binary_cross_entropy_with_logits(logits[rows], target[rows])
+    hit = target.gather(1, logits.argmax(1, keepdim=True))[rows]
+    module.log(f"{stage}/probe_top1", hit.mean(), on_step=False, on_epoch=True, batch_size=int(rows.sum()), sync_dist=True)
+    return loss
+
+
+def optimization_with_probe(module: L.LightningModule, probe: nn.Module,
+                            default_optimizer: Callable[[Any], torch.optim.Optimizer]) -> Any:  # fmt: skip
+    """`configure_optimizers` of a video method: the probe in its own group without weight decay (at `probe_lr`
+    if set), the injected optimizer (else `default_optimizer`) and scheduler (`vision_ssl.utils.optim`)."""
+    probe_group: dict[str, Any] = {"params": list(probe.parameters()), "weight_decay": 0.0}
+    if module.hparams.probe_lr is not None:
+        probe_group["lr"] = module.hparams.probe_lr
+    groups = decay_groups(module, exclude=probe.parameters()) + [probe_group]
+    optimizer = module.optimizer_factory or default_optimizer
+    return build_optimization(groups, module.trainer, optimizer, module.scheduler_factory, module.hparams.warmup_epochs)

@@ -1,5 +1,5 @@
 """Metrics of predicted video frames: per-frame PSNR and SSIM (torchmetrics), best-of-N and mean over samples,
-sharpness, and diversity of samples. Pure functions on float frames in [0, data_range].
+sharpness, and diversity of samples. Pure functions on float frames in [0, data_range], vectorised over samples.
 
 Shapes: a prediction or truth is (B, T, C, H, W); N samples of a stochastic predictor are (N, B, T, C, H, W).
 """
@@ -54,12 +54,13 @@ def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
 
 
 def sharpness_ratio(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Ratio of predicted to true mean gradient magnitude per frame index, (T,); 1.0 is as sharp as the truth.
+    """Ratio of predicted to true mean gradient magnitude per frame index, (..., T) for a prediction
+    (..., B, T, C, H, W) (e.g. N samples) and a truth (B, T, C, H, W); 1.0 is as sharp as the truth.
 
     The ratio is of the means over the batch (per frame index), not the mean of per-clip ratios, so a nearly
     empty true frame cannot blow it up.
     """
-    return gradient_magnitude(pred).mean(0) / gradient_magnitude(target).mean(0).clamp_min(1e-8)
+    return gradient_magnitude(pred).mean(-2) / gradient_magnitude(target).mean(0).clamp_min(1e-8)
 
 
 def gradient_energy(x: torch.Tensor) -> torch.Tensor:
@@ -69,14 +70,15 @@ def gradient_energy(x: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_energy_ratio(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Ratio of predicted to true mean gradient energy per frame index, (T,); 1.0 is as sharp as the truth.
+    """Ratio of predicted to true mean gradient energy per frame index, (..., T) for a prediction
+    (..., B, T, C, H, W) and a truth (B, T, C, H, W); 1.0 is as sharp as the truth.
 
     The companion of `sharpness_ratio` for the blur of a predictor that averages futures. The mean gradient
     magnitude is linear in intensity, so the average of k equally likely futures whose digits do not overlap (k
     ghosts at 1/k intensity) keeps the ratio of one sharp digit; the squared magnitude scores it 1/k. Blur of
     overlapping futures lowers both.
     """
-    return gradient_energy(pred).mean(0) / gradient_energy(target).mean(0).clamp_min(1e-12)
+    return gradient_energy(pred).mean(-2) / gradient_energy(target).mean(0).clamp_min(1e-12)
 
 
 def gradient_difference_sharpness(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
@@ -109,7 +111,6 @@ def diversity(samples: torch.Tensor) -> torch.Tensor:
     return dist[:, i, j].mean(1)
 
 
-
 def summarize_samples(samples: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> dict[str, torch.Tensor]:
     """Every metric of N predicted futures against the truth, per frame index (T,) except `diversity`.
 
@@ -131,8 +132,8 @@ def summarize_samples(samples: torch.Tensor, target: torch.Tensor, data_range: f
         "psnr": best_of_samples(psnr).mean(0),
         "ssim_mean": ssim.mean((0, 1)),
         "psnr_mean": psnr.mean((0, 1)),
-        "sharpness_ratio": torch.stack([sharpness_ratio(s, target) for s in samples]).mean(0),
-        "gradient_energy_ratio": torch.stack([gradient_energy_ratio(s, target) for s in samples]).mean(0),
+        "sharpness_ratio": sharpness_ratio(samples, target).mean(0),  # (N, T) -> (T,)
+        "gradient_energy_ratio": gradient_energy_ratio(samples, target).mean(0),
         "grad_diff_sharpness": gradient_difference_sharpness(flat, tgt, data_range).mean(0),
         "diversity": diversity(samples).mean(),
     }
