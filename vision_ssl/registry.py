@@ -38,6 +38,7 @@ METHODS: dict[str, str] = {
     "dino": "vision_ssl.methods.dino.DINO",
     "lejepa": "vision_ssl.methods.lejepa.LeJEPA",
     "ijepa": "vision_ssl.methods.ijepa.IJEPA",
+    "video_jepa": "vision_ssl.methods.video_jepa.VideoJEPA",
 }
 
 DATAMODULES: dict[str, str] = {

@@ -86,17 +86,28 @@ class StochasticMovingMNIST(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _draw(self, index: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Digit indices (num_digits,) and top-left positions (T, 2) of each digit: the clip's random draws."""
         rng = np.random.default_rng([self.seed, self.split, index])
+        ids = rng.integers(0, len(self.digits), size=self.num_digits)
+        limit = self.size - self.digits.shape[-1]
+        return ids, [bounce_trajectory(rng, self.frames, limit, self.max_speed)[0] for _ in ids]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         d = self.digits.shape[-1]
         clip = np.zeros((self.frames, self.size, self.size), np.uint8)
-        ids = rng.integers(0, len(self.digits), size=self.num_digits)
-        for k in ids:
-            positions, _ = bounce_trajectory(rng, self.frames, self.size - d, self.max_speed)
+        ids, trajectories = self._draw(index)
+        for k, positions in zip(ids, trajectories, strict=True):
             for t, (y, x) in enumerate(positions):
                 np.maximum(clip[t, y : y + d, x : x + d], self.digits[k], out=clip[t, y : y + d, x : x + d])
         clip_t = fit_channels(torch.from_numpy(clip)[:, None], self.channels)  # (T, C, H, W)
         return clip_t, self.labels[torch.from_numpy(ids)]
+
+    def centres(self, index: int) -> torch.Tensor:
+        """Pixel (y, x) of every digit's centre in every frame of clip `index`, (num_digits, T, 2) float, in the
+        digits' order of the clip's labels: the targets of digit-location probes."""
+        _, trajectories = self._draw(index)
+        return torch.from_numpy(np.stack(trajectories)).float() + self.digits.shape[-1] / 2
 
 
 class StochasticMovingMNISTDataModule(L.LightningDataModule):

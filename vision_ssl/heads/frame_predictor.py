@@ -35,20 +35,24 @@ def _widths(image_size: int, width: int) -> list[int]:
 
 
 class FrameEncoder(nn.Module):
-    """Frame (B, C, S, S) in [0, 1] -> embedding (B, g_dim) in [-1, 1] and the feature map of every level.
+    """Frame (B, C, S, S) in [0, 1] -> embedding (B, g_dim) (in [-1, 1]) and the feature map of every level.
 
     Args:
         in_chans: frame channels.
         image_size: frame side (power of two >= 8).
         g_dim: embedding width (paper: 128).
         width: channels of the first level (doubling per level, at most 8x).
+        squash: end with BatchNorm and tanh as SVG (embeddings in [-1, 1]); False: the 4x4 conv's linear output
+            (the video JEPA's representation, whose scale its variance regulariser sets).
     """
 
-    def __init__(self, in_chans: int = 1, image_size: int = 64, g_dim: int = 128, width: int = 64) -> None:
+    def __init__(self, in_chans: int = 1, image_size: int = 64, g_dim: int = 128, width: int = 64,
+                 squash: bool = True) -> None:  # fmt: skip
         super().__init__()
         widths = _widths(image_size, width)
         self.levels = nn.ModuleList(_down(c_in, c_out) for c_in, c_out in zip([in_chans, *widths[:-1]], widths, strict=True))
-        self.head = nn.Sequential(nn.Conv2d(widths[-1], g_dim, 4), nn.BatchNorm2d(g_dim), nn.Tanh())
+        head = [nn.Conv2d(widths[-1], g_dim, 4)] + ([nn.BatchNorm2d(g_dim), nn.Tanh()] if squash else [])
+        self.head = nn.Sequential(*head)
         self.num_features = g_dim
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:

@@ -20,3 +20,4 @@ from vision_ssl.losses.dino import DINOLoss, dino_loss, teacher_temperature  # n
 from vision_ssl.losses.sigreg import epps_pulley, invariance_loss, lejepa_loss, sigreg  # noqa: E402
 
 __all__ += ["DINOLoss", "dino_loss", "teacher_temperature", "epps_pulley", "invariance_loss", "lejepa_loss", "sigreg"]
+from vision_ssl.losses.variance_covariance import variance_covariance  # noqa: E402, F401

@@ -30,3 +30,4 @@ from vision_ssl.methods.ijepa import IJEPA  # noqa: E402
 from vision_ssl.methods.lejepa import LeJEPA  # noqa: E402
 
 __all__ += ["DINO", "IJEPA", "LeJEPA"]
+from vision_ssl.methods.video_jepa import VideoJEPA  # noqa: E402, F401  (registered for `class_path: VideoJEPA`)
