@@ -148,10 +148,9 @@ def embed(spec: str, data: str, image_size: int | None = None, batch_size: int =
                         thumbnails.append(resize_uint8(images, 32))
                     bar.update(len(images))
             except ValueError as err:  # a worker's error: its own message, one line
-                from vision_ssl.data.shard_reader import one_line
+                from vision_ssl.data.shard_reader import one_line, stop_workers
 
-                for worker in getattr(batches, "_workers", []):  # the others would hold PyTorch's shutdown for 5 s
-                    worker.terminate()
+                stop_workers(batches)  # the others would hold PyTorch's shutdown for 5 s
                 raise ValueError(one_line(err)) from err
     return {"embeddings": torch.cat(feats), "names": names, "indices": torch.cat(indices).long(),
             "labels": torch.cat(labels).long(), "classes": list(classes), "encoder": spec, "skipped": skipped,

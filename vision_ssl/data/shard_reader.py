@@ -58,6 +58,20 @@ def flat(err: BaseException) -> str:
     return " ".join(str(err).split())
 
 
+def stop_workers(iterator: Any) -> None:
+    """Terminate a multi-process loader iterator's workers now, first unregistering them from PyTorch's SIGCHLD
+    check (as its own `_shutdown_workers` does): otherwise their deaths surface later, in whatever loader is
+    running, as "DataLoader worker ... is killed by signal: Terminated"."""
+    workers = [w for w in getattr(iterator, "_workers", []) if w.is_alive()]
+    if workers and getattr(iterator, "_worker_pids_set", False):
+        from torch.utils.data._utils import signal_handling
+
+        signal_handling._remove_worker_pids(id(iterator))
+        iterator._worker_pids_set = False  # PyTorch's own shutdown must not remove them a second time
+    for worker in workers:
+        worker.terminate()
+
+
 def one_line(err: BaseException) -> str:
     """The original message of an error re-raised by a DataLoader worker ("Caught ValueError in DataLoader worker
     process 0. Original Traceback ... ValueError: msg") - its last line."""
@@ -105,9 +119,7 @@ class ShardLoader(StreamingDataLoader):
     def _stop_workers(self) -> None:
         """End this epoch's workers now (after an error, or when the epoch is dropped). LitData's reader threads can
         keep a worker alive, so PyTorch's clean shutdown would wait 5 s for each before killing it."""
-        for worker in getattr(getattr(self, "_live_iterator", None), "_workers", []):
-            if worker.is_alive():
-                worker.terminate()
+        stop_workers(getattr(self, "_live_iterator", None))
 
     def state_dict(self) -> dict[str, Any]:
         return copy.deepcopy(super().state_dict())  # LitData returns its live dict, which later batches change
