@@ -89,8 +89,14 @@ def sigreg(z: torch.Tensor, num_slices: int = 256, generator: torch.Generator | 
         raise ValueError(f"z must be (N, K) embeddings, got shape {tuple(z.shape)}")
     if num_slices < 1:
         raise ValueError(f"num_slices must be >= 1, got {num_slices}")
-    a = random_directions(z.shape[1], num_slices, generator, z.device, z.dtype)
-    return epps_pulley(z @ a, t_max, num_knots).mean()
+    return sliced_epps_pulley(z, random_directions(z.shape[1], num_slices, generator, z.device, z.dtype), t_max,
+                              num_knots)
+
+
+def sliced_epps_pulley(z: torch.Tensor, directions: torch.Tensor, t_max: float = 5.0,
+                       num_knots: int = 17) -> torch.Tensor:
+    """Mean Epps-Pulley statistic of the projections of `z` (N, K) on given unit `directions` (K, M)."""
+    return epps_pulley(z @ directions, t_max, num_knots).mean()
 
 
 def invariance_loss(embeddings: torch.Tensor, num_global: int) -> torch.Tensor:
@@ -129,5 +135,5 @@ def lejepa_loss(embeddings: torch.Tensor, num_global: int, lambd: float = 0.05, 
         raise ValueError(f"lambd must be in [0, 1], got {lambd}")
     inv = invariance_loss(embeddings, num_global)
     a = random_directions(embeddings.shape[-1], num_slices, generator, embeddings.device, embeddings.dtype)
-    reg = torch.stack([epps_pulley(z @ a).mean() for z in embeddings]).mean()
+    reg = torch.stack([sliced_epps_pulley(z, a) for z in embeddings]).mean()  # the same directions for every view
     return (1.0 - lambd) * inv + lambd * reg, inv, reg

@@ -32,7 +32,7 @@ from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 from vision_ssl.transforms.multiblock import multiblock_masks
 from vision_ssl.transforms.recipes import CropFlipViews
 from vision_ssl.utils import distributed
-from vision_ssl.utils.momentum import frozen_copy, update_ema
+from vision_ssl.utils.momentum import frozen_copy, scheduled_momentum, update_ema
 
 
 class IJEPA(SSLMethod):
@@ -135,11 +135,7 @@ class IJEPA(SSLMethod):
 
     def momentum(self) -> float:
         """Target-encoder momentum of the current step: linear from `base_momentum` to `final_momentum` (Sec. 4)."""
-        trainer = getattr(self, "_trainer", None)
-        total = max(1, int(trainer.estimated_stepping_batches)) if trainer is not None else 1
-        progress = min(1.0, self.global_step / total)
-        base, final = self.hparams.base_momentum, self.hparams.final_momentum
-        return base + (final - base) * progress
+        return scheduled_momentum(self, self.hparams.base_momentum, self.hparams.final_momentum, shape="linear")
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         update_ema(self.backbone, self.context_encoder, self.momentum())

@@ -46,9 +46,14 @@ def update_ema(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
     torch._foreach_lerp_(t_params, [s.detach() for s in s_params], 1.0 - momentum)
 
 
-def scheduled_momentum(module: Any, base: float, final: float) -> float:
-    """The teacher momentum of `module`'s current optimizer step: `cosine_momentum` from `base` to `final` over
-    the run's steps (BYOL Sec. 3.2, MoCo v3, DINO). `base` when the module is not attached to a trainer."""
+def scheduled_momentum(module: Any, base: float, final: float, shape: str = "cosine") -> float:
+    """The teacher momentum of `module`'s current optimizer step, from `base` to `final` over the run's steps:
+    `cosine_momentum` (BYOL Sec. 3.2, MoCo v3, DINO) or `linear` (I-JEPA Sec. 4). `base` when the module is not
+    attached to a trainer."""
     trainer = getattr(module, "_trainer", None)
     total = max(1, int(trainer.estimated_stepping_batches)) if trainer is not None else 1
+    if shape == "linear":
+        return base + (final - base) * min(1.0, module.global_step / total)
+    if shape != "cosine":
+        raise ValueError(f"shape must be 'cosine' or 'linear', got '{shape}'")
     return cosine_momentum(module.global_step, total, base, final)
