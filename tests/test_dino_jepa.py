@@ -143,7 +143,7 @@ def test_sigreg_is_small_for_gaussians_and_large_for_collapse():
     gaussian = sigreg(torch.randn(512, 16), num_slices=64)
     collapsed = sigreg(torch.randn(512, 1).expand(-1, 16) * 0.01, num_slices=64)
     shifted = sigreg(torch.randn(512, 16) + 2.0, num_slices=64)
-    assert gaussian < 2.0 < shifted and 2.0 < collapsed  # E[EP] is about 1/2 for Gaussian samples
+    assert gaussian < 2.0 < shifted and collapsed > 2.0  # E[EP] is about 1/2 for Gaussian samples
 
 
 def test_lejepa_loss_is_its_two_terms_and_every_view_gets_gradient():

@@ -8,6 +8,7 @@ import torch
 
 from vision_ssl.losses import gaussian_kl
 from vision_ssl.methods.next_frame import NextFramePredictor
+from vision_ssl.methods.video_base import multi_label_probe
 
 SMALL = dict(image_size=16, in_chans=1, g_dim=16, z_dim=4, rnn_size=32, width=8, context_frames=3, num_samples=3)
 
@@ -75,7 +76,7 @@ def test_gradients_reach_every_part_and_the_probe_stays_detached():
         grads = [p.grad for p in getattr(model, name).parameters()]
         assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0, name
     model.zero_grad()
-    probe_loss = model._probe(h0, torch.tensor([[1, 2], [3, -1], [-1, -1], [0, 0]]), "train")
+    probe_loss = multi_label_probe(model, model.probe, h0, torch.tensor([[1, 2], [3, -1], [-1, -1], [0, 0]]), "train")
     probe_loss.backward()
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.encoder.parameters())
     assert model.probe.weight.grad.abs().sum() > 0

@@ -12,8 +12,7 @@ adds a latent z_t that carries what the past cannot tell; each z gives one sharp
   observes the whole clip, as in SVG-LP; generation observes the `context_frames` and predicts the rest.
 - The encoder is also a representation: an online linear probe on detached h_1 predicts the digits in frame 1.
 
-Batches are (clips uint8 (B, T, C, H, W), labels long (B, K)), K labels per clip (-1: none), see
-`vision_ssl.data.moving_mnist`. Metrics (`vision_ssl.metrics.video`) are logged under `val/` and per frame
+Batches and the training step, probe and optimizer are `VideoMethod`'s (`vision_ssl.methods.video_base`). Metrics (`vision_ssl.metrics.video`) are logged under `val/` and per frame
 index under `val_frames/`; a TensorBoard grid shows truth, the prediction at the prior's mean and samples.
 Sampling is the costly part of evaluation, so validation samples `val_samples` futures of only the first
 `eval_clips` clips (a fixed subset); `test` samples `num_samples` futures of every clip.
@@ -21,10 +20,8 @@ Sampling is the costly part of evaluation, so validation samples `val_samples` f
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
@@ -40,12 +37,12 @@ from vision_ssl.heads.frame_predictor import (
     sample_gaussian,
 )
 from vision_ssl.losses import gaussian_kl
-from vision_ssl.methods.step import StepOutput, Views, log_step
+from vision_ssl.methods.step import StepOutput, Views
+from vision_ssl.methods.video_base import VideoMethod
 from vision_ssl.metrics.video import summarize_samples
-from vision_ssl.utils.optim import build_optimization, decay_groups
 
 
-class NextFramePredictor(L.LightningModule):
+class NextFramePredictor(VideoMethod):
     """Next-frame predictor, `predictor: deterministic | latent` (SVG-LP).
 
     Args:
@@ -93,7 +90,7 @@ class NextFramePredictor(L.LightningModule):
         warmup_epochs: float = 0.0,
         probe_lr: float | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(optimizer, scheduler)
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         if predictor not in ("deterministic", "latent"):
             raise ValueError(f"predictor must be 'deterministic' or 'latent', got '{predictor}'")
@@ -107,7 +104,6 @@ class NextFramePredictor(L.LightningModule):
             self.posterior = GaussianLSTM(g_dim, z_dim, rnn_size, latent_layers)
             self.prior = GaussianLSTM(g_dim, z_dim, rnn_size, latent_layers)
         self.probe = nn.Linear(g_dim, num_classes)
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.val_clips_seen = 0  # clips of this validation epoch so far: the first `eval_clips` are sampled
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
@@ -168,25 +164,20 @@ class NextFramePredictor(L.LightningModule):
         return torch.stack(preds, 1), kl, h_true[:, 0]
 
     # ----------------------------------------------------------------- steps
+    @staticmethod
+    def default_optimizer(groups: Any) -> torch.optim.Optimizer:
+        return torch.optim.Adam(groups, lr=2e-3)  # SVG's Adam
+
     def _loss(self, frames: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
         preds, kl, h0 = self.rollout(frames, frames.shape[1], use_posterior=self.latent)
         mse = F.mse_loss(preds, frames[:, 1:])
         kl = kl.mean() / preds.shape[1]  # summed over z dims, mean over clips and steps (SVG-LP)
         return mse + self.hparams.beta * kl, {"mse": mse, "kl": kl}, h0
 
-    def _probe(self, h0: torch.Tensor, labels: torch.Tensor, stage: str) -> torch.Tensor:
-        return multi_label_probe(self, self.probe, h0, labels, stage)
-
     def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
         """Prediction loss of clips (B, T, C, H, W) in [0, 1]; features: the first frame's embeddings (B, g_dim)."""
         loss, logs, h0 = self._loss(views.images[0])
         return StepOutput(loss, h0, logs)
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        clips, labels = batch
-        out = self.ssl_step(Views([clips.float() / 255]), labels)
-        log_step(self, out, clips.shape[0])
-        return out.loss + self._probe(out.features, labels, "train")  # multi-label probe: digits in the clip
 
     @torch.no_grad()
     def sample_futures(self, frames: torch.Tensor, num_samples: int, seed: int = 0) -> torch.Tensor:
@@ -201,19 +192,10 @@ class NextFramePredictor(L.LightningModule):
         preds = self.rollout(reps, c, noise=noise.flatten(0, 1))[0]
         return preds.view(num_samples, b, *preds.shape[1:])[:, :, c - 1 :]
 
-    def _evaluate(self, batch: Any, batch_idx: int, stage: str) -> None:
-        """Loss and probe on every clip; sampled metrics on every test clip but only the first `eval_clips`
-        validation clips (validation loaders are not shuffled and the noise is seeded by batch: same clips, same
-        samples every epoch)."""
-        clips, labels = batch
-        frames, c, b = clips.float() / 255, self.hparams.context_frames, clips.shape[0]
-        if frames.shape[1] <= c:
-            raise ValueError(f"clips of {frames.shape[1]} frames leave nothing to predict after context_frames={c}")
-        loss, logs, h0 = self._loss(frames)
-        self._probe(h0, labels, stage)
-        self.log(f"{stage}/loss", loss, batch_size=b, sync_dist=True)
-        for key, value in logs.items():
-            self.log(f"{stage}/{key}", value, batch_size=b, sync_dist=True)
+    def evaluate_rollouts(self, frames: torch.Tensor, out: StepOutput, batch_idx: int, stage: str) -> None:
+        """Sampled metrics on every test clip but only the first `eval_clips` validation clips (validation loaders
+        are not shuffled and the noise is seeded by batch: same clips, same samples every epoch)."""
+        c, b = self.hparams.context_frames, frames.shape[0]
         if stage == "test":
             take, num_samples = b, self.hparams.num_samples
         else:
@@ -223,21 +205,15 @@ class NextFramePredictor(L.LightningModule):
             return
         samples = self.sample_futures(frames[:take], num_samples, seed=batch_idx)  # (N, take, F, C, H, W)
         for key, value in summarize_samples(samples, frames[:take, c:]).items():
-            self.log(f"{stage}/{key}", value.mean(), batch_size=take, sync_dist=True, prog_bar=key == "ssim")
             if value.ndim == 1:
-                for k, v in enumerate(value):
-                    self.log(f"{stage}_frames/{key}_t{c + k + 1:02d}", v, batch_size=take, sync_dist=True)
+                self.log_per_frame(stage, key, value, take, first=c + 1, prog_bar=key == "ssim")
+            else:
+                self.log(f"{stage}/{key}", value.mean(), batch_size=take, sync_dist=True, prog_bar=key == "ssim")
         if batch_idx == 0 and stage == "val":
             self.log_grid(frames, samples)
 
     def on_validation_epoch_start(self) -> None:
         self.val_clips_seen = 0
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._evaluate(batch, batch_idx, "val")
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._evaluate(batch, batch_idx, "test")
 
     @torch.no_grad()
     def log_grid(self, frames: torch.Tensor, samples: torch.Tensor, clips: int = 2) -> None:
@@ -252,36 +228,3 @@ class NextFramePredictor(L.LightningModule):
             rows += [frames[i, c:], mean_pred[i]] + [s[i] for s in samples[: self.hparams.log_samples if self.latent else 0]]
         grid = make_grid(torch.cat(rows).float().clamp(0, 1), nrow=frames.shape[1] - c, pad_value=0.5)
         self.logger.experiment.add_image("val/future_truth_mean_samples", grid, self.current_epoch)
-
-    # ----------------------------------------------------------------- optimisation
-    def configure_optimizers(self) -> Any:
-        return optimization_with_probe(self, self.probe, lambda g: torch.optim.Adam(g, lr=2e-3))  # SVG's Adam
-
-
-def multi_label_probe(module: L.LightningModule, probe: nn.Module, h: torch.Tensor, labels: torch.Tensor,
-                      stage: str) -> torch.Tensor:  # fmt: skip
-    """Multi-label linear probe on detached embeddings (B, D) of one frame and the digits (B, K) of its clip (-1:
-    none); logs `{stage}/probe_top1`, a hit being an argmax that is a digit present, and returns the BCE loss."""
-    labels = labels.view(labels.shape[0], -1)
-    known = labels >= 0
-    rows = known.any(1)
-    logits = probe(h.detach())
-    if not rows.any():
-        return logits.sum() * 0.0
-    target = torch.zeros_like(logits).scatter_(1, labels.clamp_min(0), known.float())
-    loss = F.binary_cross_entropy_with_logits(logits[rows], target[rows])
-    hit = target.gather(1, logits.argmax(1, keepdim=True))[rows]
-    module.log(f"{stage}/probe_top1", hit.mean(), on_step=False, on_epoch=True, batch_size=int(rows.sum()), sync_dist=True)
-    return loss
-
-
-def optimization_with_probe(module: L.LightningModule, probe: nn.Module,
-                            default_optimizer: Callable[[Any], torch.optim.Optimizer]) -> Any:  # fmt: skip
-    """`configure_optimizers` of a video method: the probe in its own group without weight decay (at `probe_lr`
-    if set), the injected optimizer (else `default_optimizer`) and scheduler (`vision_ssl.utils.optim`)."""
-    probe_group: dict[str, Any] = {"params": list(probe.parameters()), "weight_decay": 0.0}
-    if module.hparams.probe_lr is not None:
-        probe_group["lr"] = module.hparams.probe_lr
-    groups = decay_groups(module, exclude=probe.parameters()) + [probe_group]
-    optimizer = module.optimizer_factory or default_optimizer
-    return build_optimization(groups, module.trainer, optimizer, module.scheduler_factory, module.hparams.warmup_epochs)

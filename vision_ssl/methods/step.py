@@ -32,11 +32,13 @@ class StepOutput:
         features: backbone features (B, F) of the clean-most view for the online probe and the kNN monitor
             (detached by the base); None skips the probe this step (methods that need an extra pass for them).
         logs: extra scalars, logged as `train/<key>`.
+        extra: tensors a method's own evaluation reads again (e.g. a clip method's frame embeddings); not logged.
     """
 
     loss: torch.Tensor
     features: torch.Tensor | None
     logs: dict[str, torch.Tensor] = field(default_factory=dict)
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def log_step(module: Any, out: StepOutput, batch_size: int) -> None:

@@ -34,9 +34,8 @@ the latent predictor, `val/energy_best_t{k}` (best of `num_samples` z).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
@@ -46,11 +45,11 @@ from vision_ssl.heads.frame_predictor import FrameEncoder, sample_gaussian
 from vision_ssl.heads.latent_predictor import WindowPredictor
 from vision_ssl.losses import gaussian_kl
 from vision_ssl.losses.variance_covariance import variance_covariance
-from vision_ssl.methods.next_frame import multi_label_probe, optimization_with_probe
-from vision_ssl.methods.step import StepOutput, log_step
+from vision_ssl.methods.step import StepOutput, Views
+from vision_ssl.methods.video_base import VideoMethod
 
 
-class VideoJEPA(L.LightningModule):
+class VideoJEPA(VideoMethod):
     """Video JEPA with a deterministic or latent-variable predictor in representation space.
 
     Args:
@@ -97,7 +96,7 @@ class VideoJEPA(L.LightningModule):
         warmup_epochs: float = 0.0,
         probe_lr: float | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(optimizer, scheduler)
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         if predictor not in ("deterministic", "latent"):
             raise ValueError(f"predictor must be 'deterministic' or 'latent', got '{predictor}'")
@@ -107,7 +106,6 @@ class VideoJEPA(L.LightningModule):
         self.encoder = FrameEncoder(in_chans, image_size, dim, width, squash=False)
         self.predictor = WindowPredictor(dim, history, hidden, z_dim if self.latent else 0)
         self.probe = nn.Linear(dim, num_classes)
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """Embeddings (B, dim) of frames (B, C, H, W) in [0, 1]."""
@@ -189,37 +187,20 @@ class VideoJEPA(L.LightningModule):
         return preds.gather(0, energy.argmin(0)[None, :, None, None].expand(1, *preds.shape[1:]))[0]
 
     # ----------------------------------------------------------------- steps
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        clips, labels = batch
-        loss, logs, s = self._loss(clips.float() / 255)
-        log_step(self, StepOutput(loss, s[:, 0], logs), clips.shape[0])
-        return loss + multi_label_probe(self, self.probe, s[:, 0], labels, "train")
+    def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
+        """Rollout + variance-covariance loss of clips (B, T, C, H, W) in [0, 1]; features: the first frame's
+        embeddings; `extra["embeddings"]`: every frame's (B, T, dim)."""
+        loss, logs, s = self._loss(views.images[0])
+        return StepOutput(loss, s[:, 0], logs, extra={"embeddings": s})
 
-    def _evaluate(self, batch: Any, stage: str) -> None:
-        clips, labels = batch
-        c, b = self.hparams.context_frames, clips.shape[0]
-        if clips.shape[1] <= c:
-            raise ValueError(f"clips of {clips.shape[1]} frames leave nothing to predict after context_frames={c}")
-        loss, logs, s = self._loss(clips.float() / 255)
-        multi_label_probe(self, self.probe, s[:, 0], labels, stage)
-        self.log(f"{stage}/loss", loss, batch_size=b, sync_dist=True)
-        for key, value in logs.items():
-            self.log(f"{stage}/{key}", value, batch_size=b, sync_dist=True)
+    def evaluate_rollouts(self, frames: torch.Tensor, out: StepOutput, batch_idx: int, stage: str) -> None:
+        """Energy (squared distance to the true embeddings) per predicted step of the generated rollout, and of the
+        best of `num_samples` z for the latent predictor."""
+        c, s = self.hparams.context_frames, out.extra["embeddings"]
         future = s[:, c:]
         energies = {"energy": self.generate(s[:, :c], future.shape[1])}
         if self.latent:
             energies["energy_best"] = self.best_of_n(s[:, :c], future, self.hparams.num_samples)
         for key, pred in energies.items():
             per_step = (pred - future).square().mean((0, 2))  # (F,)
-            self.log(f"{stage}/{key}", per_step.mean(), batch_size=b, sync_dist=True, prog_bar=key == "energy")
-            for k, v in enumerate(per_step):
-                self.log(f"{stage}_frames/{key}_t{k + 1:02d}", v, batch_size=b, sync_dist=True)
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._evaluate(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._evaluate(batch, "test")
-
-    def configure_optimizers(self) -> Any:
-        return optimization_with_probe(self, self.probe, lambda g: torch.optim.AdamW(g, lr=1e-3, weight_decay=1e-4))
+            self.log_per_frame(stage, key, per_step, frames.shape[0], prog_bar=key == "energy")
