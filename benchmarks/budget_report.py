@@ -54,7 +54,9 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"Protocol: linear probe {cfg['probe_epochs']} epochs on frozen, un-augmented features (lr from "
         "{1e-3, 3e-3, 1e-2} chosen on val), kNN k = 200, T = 0.07 against the whole train split, and top-1 after "
         f"fine-tuning the whole network for {cfg['finetune_epochs']} epochs on a per-class seeded 10 % of the "
-        "training labels (`vision_ssl.eval.finetune`). Mean ± std over seeds (one seed: the value).", "",
+        "training labels (`vision_ssl.eval.finetune`; backbone lr 0.1x or 1x the head's 1e-2, chosen on val where "
+        "the record has `finetune10_backbone_lr_scale`, else 0.1x: benchmarks/results/finetune_lr_scale.md). Mean ± "
+        "std over seeds (one seed: the value).", "",
         f"Machine: {env['cpu']}, {env['cpu_cores']} cores (shared), torch threads {env['torch_threads']}. "
         f"Versions: {', '.join(f'{k} {v}' for k, v in env['versions'].items() if v)}.", "",
         "| method | backbone | seeds | epochs | train images | linear top-1 (%) | kNN top-1 (%) | 10 %-label "

@@ -8,7 +8,8 @@ times live in a callback whose state is part of that checkpoint.
 
 Scores, on frozen un-augmented features of the test split: a linear probe (`probe_features`, lr chosen on val), kNN
 (k = 200, T = 0.07, `knn_top1`) and top-1 after fine-tuning on 10 % of the training labels
-(`vision_ssl.eval.finetune.finetune`, per-class seeded subset, test split once).
+(`vision_ssl.eval.finetune.finetune`, per-class seeded subset, test split once) at the backbone lr scale (0.1 or 1
+× the head's) with the better val top-1.
 """
 
 from __future__ import annotations
@@ -116,13 +117,26 @@ def score(backbone: torch.nn.Module, normalize: torch.nn.Module, dm: Any, seed: 
     out: dict[str, Any] = {"linear_top1": probe["test_top1"], "linear_val_top1": probe["val_top1"], "probe_lr": probe["lr"],
                            "knn_top1": knn, "test_samples": len(feats["test"][1])}
     mid = time.perf_counter()
-    if finetune_epochs > 0:
-        ft = finetune(backbone, normalize, dm, epochs=finetune_epochs, label_fraction=0.1, seed=seed, test=True)
-        out.update(finetune10_top1=ft["test_top1"], finetune10_val_top1=ft["val_top1"], finetune10_images=ft["num_train"])
-    else:
-        out["finetune10_top1"] = None
+    out.update(score_finetune(backbone, normalize, dm, seed, finetune_epochs))
     out.update(eval_probe_knn_s=mid - start, eval_finetune_s=time.perf_counter() - mid)
     return out
+
+
+FINETUNE_SCALES = (0.1, 1.0)  # backbone lr / head lr, chosen on val (benchmarks/results/finetune_lr_scale.md)
+
+
+def score_finetune(backbone: torch.nn.Module, normalize: torch.nn.Module, dm: Any, seed: int,
+                   epochs: int) -> dict[str, Any]:  # fmt: skip
+    """10 %-label fine-tune top-1 on the test split at the backbone lr scale with the best val top-1."""
+    if epochs <= 0:
+        return {"finetune10_top1": None}
+    runs = {scale: finetune(backbone, normalize, dm, epochs=epochs, label_fraction=0.1, seed=seed, test=True,
+                            backbone_lr_scale=scale) for scale in FINETUNE_SCALES}  # fmt: skip
+    scale = max(runs, key=lambda k: runs[k]["val_top1"])
+    ft = runs[scale]
+    return {"finetune10_top1": ft["test_top1"], "finetune10_val_top1": ft["val_top1"], "finetune10_images": ft["num_train"],
+            "finetune10_backbone_lr_scale": scale,
+            "finetune10_by_scale": {str(k): {"val": v["val_top1"], "test": v["test_top1"]} for k, v in runs.items()}}
 
 
 def limit_test(dm: Any, max_test: int | None) -> None:

@@ -41,6 +41,16 @@ def test_full_budget_smoke_writes_results_and_skips_finished_pairs(tmp_path, mon
 
     monkeypatch.setattr(full_budget, "run_one", must_not_run)
     assert len(full_budget.main(argv)) == 2
+    # Fine-tune at the val-chosen backbone lr; re-scoring an old record from its checkpoint gives the same numbers.
+    assert all(r["finetune10_backbone_lr_scale"] in (0.1, 1.0) for r in records)
+    for r in saved["records"]:
+        del r["finetune10_backbone_lr_scale"]
+        r["finetune10_top1"] = -1.0  # the old protocol's number, kept as finetune10_top1_scale0.1
+    out.with_suffix(".json").write_text(json.dumps(saved))
+    rescored = full_budget.main([*argv, "--rescore-finetune"])
+    for old, new in zip(records, rescored, strict=True):
+        assert new["finetune10_top1"] == old["finetune10_top1"] and new["finetune10_top1_scale0.1"] == -1.0
+        assert new["finetune10_by_scale"] == old["finetune10_by_scale"]
 
 
 def test_full_budget_training_resumes_mid_run_like_an_unbroken_run(tmp_path, monkeypatch, one_thread):
