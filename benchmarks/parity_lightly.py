@@ -2,7 +2,8 @@
 from lightly's own transforms, heads, losses and momentum helpers the way its examples (examples/pytorch/*.py)
 assemble each method: one forward per view, `deactivate_requires_grad` copies moved by `update_momentum` before
 the step (`cosine_schedule` for BYOL), `NTXentLoss(memory_bank_size=...)` as MoCo's queue. Per-sample PIL
-transforms in a DataLoader, as lightly's examples load data.
+transforms in a DataLoader, as lightly's examples load data (and I-JEPA's masks from lightly's collate function).
+The models follow `parity_reference.Reference`; DINO's and I-JEPA's live in `parity_lightly_ema.py`.
 
 Everything a recipe fixes (backbone, heads' widths, temperature, queue, momentum, views, normalisation, AdamW, the
 warm-up + cosine schedule per step, batch, epochs) comes from `parity_recipes.Recipe`, shared with the vision_ssl
@@ -18,28 +19,11 @@ from typing import Any
 
 import torch
 from lightly_peer import PILDataset, require_lightly
+from parity_lightly_ema import DINORef, IJEPARef, dino_transform, ijepa_collator, ijepa_transform
+from parity_reference import Reference
 from torch import nn
 
 from vision_ssl.backbones import create_backbone
-
-
-class Reference(nn.Module):
-    """A backbone with lightly heads; `loss(x0, x1)` is one step's loss, `before_step(step, total)` moves teachers,
-    `encoder` is what the evaluator scores."""
-
-    def __init__(self, backbone: nn.Module) -> None:
-        super().__init__()
-        self.backbone = backbone
-
-    @property
-    def encoder(self) -> nn.Module:
-        return self.backbone
-
-    def before_step(self, step: int, total: int) -> None:
-        pass
-
-    def loss(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
 
 
 class SimCLRRef(Reference):
@@ -189,7 +173,7 @@ class MAERef(Reference):
 
 REFERENCES: dict[str, type[Reference]] = {
     "simclr": SimCLRRef, "mocov2": MoCoV2Ref, "byol": BYOLRef, "simsiam": SimSiamRef,
-    "barlow_twins": BarlowTwinsRef, "vicreg": VICRegRef, "mae": MAERef,
+    "barlow_twins": BarlowTwinsRef, "vicreg": VICRegRef, "mae": MAERef, "dino": DINORef, "ijepa": IJEPARef,
 }
 
 
@@ -212,6 +196,22 @@ def two_view_transform(r: Any) -> Any:
                            normalize={"mean": list(r.mean), "std": list(r.std)})
 
 
+def parameter_groups(model: Reference, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: every trainable parameter decayed, or (`decay_norm_and_bias = False`, as the vision_ssl side
+    of that method) norms and biases apart without decay, split by lightly's `get_weight_decay_parameters`."""
+    if model.decay_norm_and_bias:
+        return [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    from lightly.models.utils import get_weight_decay_parameters
+
+    decay, no_decay = get_weight_decay_parameters([model])
+    return [{"params": [p for p in decay if p.requires_grad]},
+            {"params": [p for p in no_decay if p.requires_grad], "weight_decay": 0.0}]
+
+
+VIEWS = {"mae": mae_transform, "dino": dino_transform, "ijepa": ijepa_transform}  # default: two_view_transform
+COLLATES = {"ijepa": ijepa_collator}  # I-JEPA's masks come from lightly's collate function, as in its example
+
+
 def train_reference(method: str, r: Any, images: torch.Tensor, seed: int) -> tuple[nn.Module, dict[str, float]]:
     """Train lightly's `method` on uint8 `images` (N, C, H, W); returns the backbone and wall-time figures."""
     require_lightly()
@@ -220,25 +220,26 @@ def train_reference(method: str, r: Any, images: torch.Tensor, seed: int) -> tup
     torch.manual_seed(seed)  # the same seed builds the same initial backbone as the vision_ssl run
     backbone = create_backbone(r.backbone, in_chans=3, **r.backbone_kwargs)
     model = REFERENCES[method](backbone, r)
-    transform = mae_transform(r) if method == "mae" else two_view_transform(r)
+    transform = VIEWS.get(method, two_view_transform)(r)
+    collate = COLLATES[method](r) if method in COLLATES else None
     loader = torch.utils.data.DataLoader(PILDataset(images, transform), batch_size=r.batch_size,
-                                         shuffle=True, drop_last=True, num_workers=0,
+                                         shuffle=True, drop_last=True, num_workers=0, collate_fn=collate,
                                          generator=torch.Generator().manual_seed(seed))
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=r.lr, weight_decay=r.weight_decay)
+    opt = torch.optim.AdamW(parameter_groups(model, r.weight_decay), lr=r.lr, weight_decay=r.weight_decay)
     total = r.epochs * len(loader)
     warmup = min(total, round(r.warmup_epochs * len(loader)))
     sched = CosineWarmupScheduler(opt, warmup_epochs=warmup, max_epochs=total)
     start, step = time.perf_counter(), 0
     model.train()
     for _ in range(r.epochs):
-        for views, _ in loader:  # a list of 2 views (1 for MAE) of (B, 3, H, W)
+        for batch in loader:  # (views, labels): 2 views, 1 for MAE, 2 + 6 crops for DINO; I-JEPA adds masks
             model.before_step(step, total)
-            loss = model.loss(*views)
+            loss = model.loss(*model.unpack(batch))
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f"lightly {method}: non-finite loss at step {step}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            model.after_backward()
             opt.step()
             sched.step()
             step += 1

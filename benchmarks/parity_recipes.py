@@ -7,6 +7,28 @@ can express it; SimSiam's projector is 3 layers because `SimSiamProjectionHead` 
 is asymmetric (query of view 1 against key of view 2) as lightly's example is. Views: SimCLR's (crop (0.2, 1),
 jitter 0.5 with p 0.8, grayscale 0.2, flip, no blur) for every two-view method, on both sides, as `build_method`
 trains them. Normalisation: Fashion-MNIST's own mean / std on both sides and in the evaluator.
+
+DINO and I-JEPA (lightly side: `parity_lightly_ema.py`) keep norms and biases out of weight decay on both sides
+(the same parameters: lightly's `get_weight_decay_parameters`). Differences left, none of them removable with
+lightly's components used as its examples use them:
+  - both: lightly's crops are PIL resizes (bicubic) of uint8 images in the loader, ours kornia's (bilinear) on
+    float batches; the teacher moves before each step on lightly's side and after it on ours (the same teacher
+    at every forward, its momentum one step apart); lightly's `cosine_schedule` reaches 1 one step earlier.
+  - DINO: lightly's example forwards each crop separately, so every BatchNorm (backbone and head) normalises over
+    one crop's batch; vision_ssl, as DINO's reference code, forwards the global crops together and the local
+    crops together, and its head sees all 8 crops as one batch. `DINOLoss` indexes its temperature warm-up by
+    integer epoch over 30 points (0.04 + 0.03 e / 29 against our 0.04 + 0.03 e / 30). lightly's head drops the
+    bias of the linear layers before BatchNorm (the same function). lightly's example gives the teacher head its
+    own random init; ours loads the student's weights into it, as the reference code and vision_ssl do. Jitter
+    saturation and hue, which differ in DINO's own defaults, do nothing to gray images; `DINOTransform` ignores
+    `cj_strength` for the second global crop (it keeps 0.5, the recipe's value).
+  - I-JEPA: `IJEPAMaskCollator` samples blocks as the reference code does: corners in [0, 7 - h) and blocks at
+    most 6 patches high or wide, so on the 7x7 grid no block, context or target, ever covers the last patch row
+    or column (13 of 49 patches); one uniform draw sets both a block's scale and its aspect ratio; contexts are
+    cut to the batch minimum by keeping their first patches in raster order. `multiblock_masks` departs from all
+    three on purpose (vision_ssl/transforms/multiblock.py). lightly's predictor starts its mask token at zero
+    (ours: normal, std 0.02) and uses LayerNorm eps 1e-6 (ours 1e-5), with fixed sin-cos positions on both
+    sides. Loss: the recipe's L2 on both sides (lightly's example uses SmoothL1Loss, the reference code's).
 """
 
 from __future__ import annotations
@@ -33,6 +55,27 @@ class Recipe:
     decoder_dim: int = 128
     decoder_depth: int = 1
     decoder_heads: int = 4
+    bottleneck: int = 128  # DINO's head: hidden -> hidden -> bottleneck, then the weight-normed layer to `out`
+    head_batch_norm: bool = True
+    freeze_last_layer: int = 0
+    student_temp: float = 0.1
+    teacher_temp_start: float = 0.04  # DINO's teacher temperature, linear to teacher_temp over teacher_temp_epochs
+    teacher_temp: float = 0.07
+    teacher_temp_epochs: int = 30
+    center_momentum: float = 0.9
+    num_local: int = 6  # multi-crop: 2 global crops of image_size (scale crop_scale), then the local crops
+    local_size: int = 12
+    local_scale: tuple[float, float] = (0.05, 0.4)
+    solarize_p: float = 0.2
+    predictor_dim: int = 48  # I-JEPA's predictor and multi-block masks
+    predictor_depth: int = 2
+    predictor_heads: int = 3
+    num_targets: int = 4
+    target_scale: tuple[float, float] = (0.15, 0.2)
+    target_aspect: tuple[float, float] = (0.75, 1.5)
+    context_scale: tuple[float, float] = (0.85, 1.0)
+    min_context: int = 4
+    jepa_loss: str = "mse"
     backbone: str = "tiny"
     backbone_kwargs: dict[str, Any] = field(default_factory=lambda: {"width": 16})
     image_size: int = 28
@@ -62,11 +105,22 @@ RECIPES: dict[str, Recipe] = {
     "mae": Recipe(backbone="vit_tiny_patch16_224",
                   backbone_kwargs={"img_size": 28, "patch_size": 4, "depth": 6, "global_pool": "avg"},
                   lr=1e-3, weight_decay=0.05),
+    # DINO: METHOD_ARGS' head (K = 1024, BN) and momentum, MultiCropViews' defaults at 28 px (2 global crops of
+    # scale 0.4-1, 6 local crops of 12 px, 0.05-0.4), the config's teacher temperature 0.04 -> 0.07 over 30 epochs.
+    "dino": Recipe(hidden=512, out=1024, crop_scale=(0.4, 1.0)),
+    # I-JEPA: the ViT of METHOD_ARGS (96 wide, 4 blocks, 3 heads, 4x4 patches on a 7x7 grid, no class token,
+    # mean-pooled), its 48-wide 2-block predictor, momentum 0.99 -> 1 (linear), crop (0.3, 1) + flip, AdamW 1e-3 /
+    # wd 0.05, vision_ssl's default multi-block masks.
+    "ijepa": Recipe(backbone="vit_tiny_patch16_224",
+                    backbone_kwargs={"img_size": 28, "patch_size": 4, "embed_dim": 96, "depth": 4, "num_heads": 3,
+                                     "class_token": False, "global_pool": "avg"},
+                    crop_scale=(0.3, 1.0), lr=1e-3, weight_decay=0.05),
 }
 CLASS_PATHS = {
     "simclr": "vision_ssl.methods.SimCLR", "mocov2": "vision_ssl.methods.MoCoV2", "byol": "vision_ssl.methods.BYOL",
     "simsiam": "vision_ssl.methods.SimSiam", "barlow_twins": "vision_ssl.methods.BarlowTwins",
-    "vicreg": "vision_ssl.methods.VICReg", "mae": "vision_ssl.methods.MAE",
+    "vicreg": "vision_ssl.methods.VICReg", "mae": "vision_ssl.methods.MAE", "dino": "vision_ssl.methods.DINO",
+    "ijepa": "vision_ssl.methods.IJEPA",
 }
 
 
@@ -84,6 +138,17 @@ def method_args(method: str, r: Recipe) -> dict[str, Any]:
         "vicreg": lambda: dict(proj_hidden_dim=r.hidden, proj_output_dim=r.out),
         "mae": lambda: dict(mask_ratio=r.mask_ratio, norm_pix=False, decoder_dim=r.decoder_dim,
                             decoder_depth=r.decoder_depth, decoder_heads=r.decoder_heads),
+        "dino": lambda: dict(out_dim=r.out, hidden_dim=r.hidden, bottleneck_dim=r.bottleneck,
+                             head_batch_norm=r.head_batch_norm, norm_last_layer=True, student_temp=r.student_temp,
+                             warmup_teacher_temp=r.teacher_temp_start, teacher_temp=r.teacher_temp,
+                             warmup_teacher_temp_epochs=r.teacher_temp_epochs, center_momentum=r.center_momentum,
+                             base_momentum=r.momentum, final_momentum=r.final_momentum,
+                             freeze_last_layer_epochs=r.freeze_last_layer),
+        "ijepa": lambda: dict(predictor_dim=r.predictor_dim, predictor_depth=r.predictor_depth,
+                              predictor_heads=r.predictor_heads, num_targets=r.num_targets,
+                              target_scale=list(r.target_scale), target_aspect=list(r.target_aspect),
+                              context_scale=list(r.context_scale), min_context=r.min_context,
+                              base_momentum=r.momentum, final_momentum=r.final_momentum, loss=r.jepa_loss),
     }[method]()
 
 
@@ -92,8 +157,13 @@ def vision_ssl_config(method: str, r: Recipe, seed: int, root: str, run_dir: str
     views = {"class_path": "vision_ssl.transforms.SimCLRViews", "init_args": {
         "crop_scale": list(r.crop_scale), "jitter_strength": r.jitter_strength, "jitter_p": r.jitter_p,
         "grayscale_p": r.grayscale_p, "blur_p": 0.0}}
-    if method == "mae":
+    if method in ("mae", "ijepa"):
         views = {"class_path": "vision_ssl.transforms.CropFlipViews", "init_args": {"crop_scale": list(r.crop_scale)}}
+    if method == "dino":
+        views = {"class_path": "vision_ssl.transforms.MultiCropViews", "init_args": {
+            "num_global": 2, "num_local": r.num_local, "local_size": r.local_size, "global_scale": list(r.crop_scale),
+            "local_scale": list(r.local_scale), "jitter_strength": r.jitter_strength, "grayscale_p": r.grayscale_p,
+            "blur_p": [0.0, 0.0], "solarize_p": r.solarize_p}}
     return {
         "seed_everything": seed,
         "trainer": {"max_epochs": r.epochs, "accelerator": "cpu", "devices": 1, "precision": "32-true",

@@ -7,8 +7,9 @@ one evaluator (kNN k = 200 and a linear probe on frozen, un-augmented features; 
     .venv/bin/python benchmarks/peer_parity.py --methods simclr byol --samples 8192 --epochs 3 --seeds 0 1 2
     .venv/bin/python benchmarks/peer_parity.py --smoke --methods simclr --out /tmp/parity   # 1-epoch check
 
-Recipes: benchmarks/parity_recipes.py; the lightly loop: benchmarks/parity_lightly.py. Resumable per (method,
-impl, seed) at the same budget; results are written after every run to benchmarks/results/peer_parity.{json,md}.
+Recipes: benchmarks/parity_recipes.py; the lightly loop: benchmarks/parity_lightly.py (DINO's and I-JEPA's models:
+parity_lightly_ema.py). Resumable per (method, impl, seed) at the same budget; results are written after every run
+to benchmarks/results/peer_parity.{json,md}.
 """
 
 from __future__ import annotations
@@ -121,11 +122,11 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "# Peer parity: vision_ssl against LightlySSL, same recipe, one evaluator", "",
         f"Written by `{env['command']}`. Each method trained by vision_ssl through `vision-ssl fit` "
         "(a config from benchmarks/parity_recipes.py) and by a plain loop of lightly's transforms, heads, losses "
-        "and momentum helpers (benchmarks/parity_lightly.py): same `tiny` backbone and initial weights, data "
-        "subset (seeded, data seed 0), epochs, batch, AdamW, warm-up + cosine per step, temperature, views and "
-        "Fashion-MNIST normalisation. Scores on the test split from frozen, un-augmented features: kNN k = 200, "
-        "T = 0.07 and a linear probe (lr chosen on val). Mean ± std over seeds; `gap` is vision_ssl minus "
-        "lightly in points, 'level or better' when no more than 2 std below.", "",
+        "and momentum helpers (benchmarks/parity_lightly.py): same backbone (`tiny`, a ViT for MAE and I-JEPA) and "
+        "initial weights, data subset (seeded, data seed 0), epochs, batch, AdamW, warm-up + cosine per step, "
+        "temperature, views and Fashion-MNIST normalisation. Scores on the test split from frozen, un-augmented "
+        "features: kNN k = 200, T = 0.07 and a linear probe (lr chosen on val). Mean ± std over seeds; `gap` is "
+        "vision_ssl minus lightly in points, 'level or better' when no more than 2 std below.", "",
         f"Machine: {env['cpu']}, {env['cpu_cores']} cores (shared), torch threads {env['torch_threads']}. "
         f"Versions: {', '.join(f'{k} {v}' for k, v in env['versions'].items() if v)}.", "",
         "| method | impl | budget | seeds | kNN top-1 (%) | linear top-1 (%) | kNN gap | linear gap | train wall s | "
