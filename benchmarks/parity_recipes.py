@@ -109,12 +109,14 @@ RECIPES: dict[str, Recipe] = {
     # scale 0.4-1, 6 local crops of 12 px, 0.05-0.4), the config's teacher temperature 0.04 -> 0.07 over 30 epochs.
     "dino": Recipe(hidden=512, out=1024, crop_scale=(0.4, 1.0)),
     # I-JEPA: the ViT of METHOD_ARGS (96 wide, 4 blocks, 3 heads, 4x4 patches on a 7x7 grid, no class token,
-    # mean-pooled), its 48-wide 2-block predictor, momentum 0.99 -> 1 (linear), crop (0.3, 1) + flip, AdamW 1e-3 /
-    # wd 0.05, vision_ssl's default multi-block masks.
+    # mean-pooled), its 48-wide 2-block predictor, crop (0.3, 1) + flip, AdamW 1e-3 / wd 0.05, vision_ssl's default
+    # multi-block masks. Momentum 0.9 -> 1 (linear), not METHOD_ARGS' 0.99: the scored encoder is the EMA target,
+    # and at 0.99 over this budget's 96 steps it stays ~60 % its initial weights on both sides (seed 0: kNN 44.9 /
+    # 45.6 against 43.4 for the untrained ViT), so the comparison would only compare two initialisations.
     "ijepa": Recipe(backbone="vit_tiny_patch16_224",
                     backbone_kwargs={"img_size": 28, "patch_size": 4, "embed_dim": 96, "depth": 4, "num_heads": 3,
                                      "class_token": False, "global_pool": "avg"},
-                    crop_scale=(0.3, 1.0), lr=1e-3, weight_decay=0.05),
+                    crop_scale=(0.3, 1.0), lr=1e-3, weight_decay=0.05, momentum=0.9),
 }
 CLASS_PATHS = {
     "simclr": "vision_ssl.methods.SimCLR", "mocov2": "vision_ssl.methods.MoCoV2", "byol": "vision_ssl.methods.BYOL",
