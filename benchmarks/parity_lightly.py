@@ -139,12 +139,17 @@ class VICRegRef(Reference):
 
 class MAERef(Reference):
     """lightly's MAE example: `MaskedVisionTransformerTIMM` around the same timm ViT, `MAEDecoderTIMM`,
-    `random_token_mask`, MSE on the raw pixels of the hidden patches (the example has no per-patch norm)."""
+    `random_token_mask`, MSE on the raw pixels of the hidden patches (the example has no per-patch norm). timm's
+    init and learned position embeddings are kept ('skip'), so both sides start from the same encoder weights, and
+    norms and biases are not decayed, as on the vision_ssl side (and in the MAE reference code)."""
+
+    decay_norm_and_bias = False
 
     def __init__(self, backbone: nn.Module, r: Any) -> None:
         from lightly.models.modules import MAEDecoderTIMM, MaskedVisionTransformerTIMM
 
-        super().__init__(MaskedVisionTransformerTIMM(vit=backbone))
+        super().__init__(MaskedVisionTransformerTIMM(vit=backbone, weight_initialization="skip",
+                                                     pos_embed_initialization="skip"))
         self.patch_size = backbone.patch_embed.patch_size[0]
         self.sequence_length = self.backbone.sequence_length
         self.decoder = MAEDecoderTIMM(num_patches=backbone.patch_embed.num_patches, patch_size=self.patch_size,
