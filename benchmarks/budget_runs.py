@@ -125,13 +125,14 @@ def score(backbone: torch.nn.Module, normalize: torch.nn.Module, dm: Any, seed: 
 FINETUNE_SCALES = (0.1, 1.0)  # backbone lr / head lr, chosen on val (benchmarks/results/finetune_lr_scale.md)
 
 
-def score_finetune(backbone: torch.nn.Module, normalize: torch.nn.Module, dm: Any, seed: int,
-                   epochs: int) -> dict[str, Any]:  # fmt: skip
-    """10 %-label fine-tune top-1 on the test split at the backbone lr scale with the best val top-1."""
+def score_finetune(backbone: torch.nn.Module, normalize: torch.nn.Module, dm: Any, seed: int, epochs: int,
+                   scales: tuple[float, ...] = FINETUNE_SCALES) -> dict[str, Any]:  # fmt: skip
+    """10 %-label fine-tune top-1 on the test split at the backbone lr scale (of `scales`) with the best val top-1;
+    every scale's val and test top-1 in `finetune10_by_scale`."""
     if epochs <= 0:
         return {"finetune10_top1": None}
     runs = {scale: finetune(backbone, normalize, dm, epochs=epochs, label_fraction=0.1, seed=seed, test=True,
-                            backbone_lr_scale=scale) for scale in FINETUNE_SCALES}  # fmt: skip
+                            backbone_lr_scale=scale) for scale in scales}  # fmt: skip
     scale = max(runs, key=lambda k: runs[k]["val_top1"])
     ft = runs[scale]
     return {"finetune10_top1": ft["test_top1"], "finetune10_val_top1": ft["val_top1"], "finetune10_images": ft["num_train"],

@@ -106,34 +106,42 @@ def run_one(method: str, seed: int, args: argparse.Namespace, dm: Any, cache: di
 
             rec.update(epochs=0, curve=[knn_val(model.backbone, model.normalize, curve_data(dm, args.curve_bank))])
         else:
-            run_dir = os.path.join(args.ckpt_dir, f"{base}_seed{seed}_e{args.epochs}_n{len(dm.train_set)}_w{args.width}")
-            rec.update(train(model, dm, args.epochs, run_dir, args.curve_bank))
+            rec.update(train(model, dm, args.epochs, run_dir(args, base, seed, len(dm.train_set)), args.curve_bank))
         rec.update(score(model.backbone, model.normalize, dm, seed, args.probe_epochs, args.finetune_epochs))
     rec.update(command=reproduce_command(method, seed), wall_s=time.perf_counter() - start)
     return rec
 
 
-def rescore_finetune(r: dict[str, Any], args: argparse.Namespace, dm: Any) -> None:
-    """Re-score record `r`'s fine-tune column from its checkpoint (or the seed's init / ImageNet weights) at the
-    backbone lr scale chosen on val; the fixed-scale number it replaces is kept as `finetune10_top1_scale0.1`."""
-    from budget_runs import score_finetune
+def run_dir(args: argparse.Namespace, base: str, seed: int, train_samples: int) -> str:
+    """Where the trained run of (base method, seed) keeps its `last.ckpt`."""
+    return os.path.join(args.ckpt_dir, f"{base}_seed{seed}_e{args.epochs}_n{train_samples}_w{args.width}")
 
-    method, seed = r["method"], r["seed"]
+
+def saved_encoder(method: str, seed: int, args: argparse.Namespace, train_samples: int) -> Any:
+    """The scored network of a finished record, with `.backbone` and `.normalize`: the trained run's `last.ckpt`,
+    the seed's initial weights for `random:<method>`, or the ImageNet encoder."""
     L.seed_everything(seed, verbose=False)
     if method == IMAGENET:
         from vision_ssl.eval.imagenet import PACKAGE_SPEC, ImageNetEncoder
 
-        model = ImageNetEncoder(PACKAGE_SPEC, image_size=args.imagenet_size)
-    else:
-        base = method.removeprefix("random:")
-        model = build_method(base, width=args.width)
-        if not method.startswith("random:"):
-            ckpt = os.path.join(args.ckpt_dir, f"{base}_seed{seed}_e{args.epochs}_n{r['train_samples']}_w{args.width}",
-                                "last.ckpt")  # fmt: skip
-            model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"], strict=False)
+        return ImageNetEncoder(PACKAGE_SPEC, image_size=args.imagenet_size)
+    base = method.removeprefix("random:")
+    model = build_method(base, width=args.width)
+    if not method.startswith("random:"):
+        ckpt = os.path.join(run_dir(args, base, seed, train_samples), "last.ckpt")
+        model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"], strict=False)
+    return model
+
+
+def rescore_finetune(r: dict[str, Any], args: argparse.Namespace, dm: Any) -> None:
+    """Re-score record `r`'s fine-tune column from its saved network at the backbone lr scale chosen on val; the
+    fixed-scale number it replaces is kept as `finetune10_top1_scale0.1`."""
+    from budget_runs import score_finetune
+
+    model = saved_encoder(r["method"], r["seed"], args, r["train_samples"])
     start = time.perf_counter()
     r["finetune10_top1_scale0.1"] = r.get("finetune10_top1")
-    r.update(score_finetune(model.backbone, model.normalize, dm, seed, args.finetune_epochs))
+    r.update(score_finetune(model.backbone, model.normalize, dm, r["seed"], args.finetune_epochs))
     r["rescore_finetune_s"] = time.perf_counter() - start
 
 
