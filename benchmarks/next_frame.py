@@ -52,7 +52,7 @@ def train(predictor: str, args: argparse.Namespace) -> tuple[NextFramePredictor,
     )  # fmt: skip
     model = NextFramePredictor(
         predictor=predictor, context_frames=args.context, g_dim=args.g_dim, z_dim=args.z_dim, rnn_size=args.rnn_size,
-        width=args.width, beta=args.beta, num_samples=args.samples, image_size=args.image_size, in_chans=1,
+        width=args.width, beta=args.beta, warp_shift=args.warp_shift, num_samples=args.samples, image_size=args.image_size, in_chans=1,
     )  # fmt: skip
     trainer = L.Trainer(
         accelerator="cpu", devices=1, max_steps=args.steps, limit_val_batches=0, logger=False,
@@ -113,6 +113,8 @@ def main() -> None:
     p.add_argument("--rnn-size", type=int, default=128, help="LSTM width (paper: 256)")
     p.add_argument("--z-dim", type=int, default=10)
     p.add_argument("--beta", type=float, default=1e-4)
+    p.add_argument("--warp-shift", type=float, default=0.0,
+                   help="> 0: the decoder also moves the last observed frame's pixels (at most this many per axis)")
     p.add_argument("--samples", type=int, default=100, help="N of best-of-N")
     p.add_argument("--test-clips", type=int, default=128)
     p.add_argument("--threads", type=int, default=1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 State = list[tuple[torch.Tensor, torch.Tensor]]
@@ -68,23 +69,53 @@ class FrameDecoder(nn.Module):
 
     Each level concatenates the encoder's feature map of the same resolution (U-Net style), so the static
     background and appearance can be copied from the last observed frame and the embedding carries the motion.
+
+    With `warp_shift > 0` the decoder also moves pixels of a given frame instead of only drawing new ones
+    (the compositing of Finn et al. 2016, "Unsupervised Learning for Physical Interaction through Video
+    Prediction", and Liu et al. 2017, "Video Frame Synthesis using Deep Voxel Flow"): it outputs a drawn frame, a
+    flow of at most `warp_shift` pixels per axis and a mask, and `forward(g, skips, source)` returns
+    mask * warp(source, flow) + (1 - mask) * drawn, `source` being a frame (the skips' own). Moved pixels stay as
+    sharp as the frame they come from.
     """
 
-    def __init__(self, in_chans: int = 1, image_size: int = 64, g_dim: int = 128, width: int = 64) -> None:
+    def __init__(self, in_chans: int = 1, image_size: int = 64, g_dim: int = 128, width: int = 64,
+                 warp_shift: float = 0.0) -> None:  # fmt: skip
         super().__init__()
+        if warp_shift < 0:
+            raise ValueError(f"warp_shift must be >= 0 pixels (0: draw every pixel), got {warp_shift}")
+        self.warp_shift, self.in_chans = warp_shift, in_chans
         widths = _widths(image_size, width)
         self.head = nn.Sequential(
             nn.ConvTranspose2d(g_dim, widths[-1], 4, bias=False), nn.BatchNorm2d(widths[-1]), nn.LeakyReLU(0.2, inplace=True)
         )
         ins = widths[::-1]
         self.levels = nn.ModuleList(_up(2 * c_in, c_out) for c_in, c_out in zip(ins[:-1], ins[1:], strict=True))
-        self.levels.append(nn.Sequential(nn.ConvTranspose2d(2 * widths[0], in_chans, 4, 2, 1), nn.Sigmoid()))
+        out = in_chans + (3 if warp_shift else 0)  # drawn frame (+ flow x, flow y, mask)
+        self.levels.append(nn.ConvTranspose2d(2 * widths[0], out, 4, 2, 1))
 
-    def forward(self, g: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+    def forward(self, g: torch.Tensor, skips: list[torch.Tensor], source: torch.Tensor | None = None) -> torch.Tensor:
         x = self.head(g[:, :, None, None])  # (B, w_last, 4, 4)
         for level, skip in zip(self.levels, skips[::-1], strict=True):
             x = level(torch.cat([x, skip], 1))
-        return x
+        drawn = torch.sigmoid(x[:, : self.in_chans])
+        if not self.warp_shift:
+            return drawn
+        if source is None:
+            raise ValueError("a warping decoder (warp_shift > 0) needs the frame to warp (source)")
+        flow = self.warp_shift * torch.tanh(x[:, self.in_chans : self.in_chans + 2])  # (B, 2, S, S) pixels
+        mask = torch.sigmoid(x[:, -1:])
+        return mask * warp(source, flow) + (1 - mask) * drawn
+
+
+def warp(frames: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Backward warp: output pixel (y, x) reads `frames` (B, C, H, W) at (y + flow_y, x + flow_x), bilinearly, with
+    zeros outside the frame. `flow` (B, 2, H, W) is in pixels, x first."""
+    b, _, h, w = frames.shape
+    ys, xs = torch.meshgrid(torch.arange(h, device=frames.device), torch.arange(w, device=frames.device), indexing="ij")
+    x = (xs + flow[:, 0]) * (2 / max(w - 1, 1)) - 1  # pixel centres -> [-1, 1] (align_corners=True)
+    y = (ys + flow[:, 1]) * (2 / max(h - 1, 1)) - 1
+    grid = torch.stack([x, y], -1).to(frames.dtype)  # (B, H, W, 2)
+    return F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 
 class LSTMStack(nn.Module):

@@ -5,7 +5,8 @@ A squared-error predictor of an uncertain future learns the mean of the possible
 adds a latent z_t that carries what the past cannot tell; each z gives one sharp future.
 
 - Encoder E: frame -> embedding h_t (and skips); decoder D: embedding + skips of the last observed context frame
-  -> frame; an LSTM predictor f over embeddings. Deterministic: x^_t = D(f(h_{t-1})).
+  -> frame (optionally by moving that frame's pixels along a predicted flow, `warp_shift`); an LSTM predictor f
+  over embeddings. Deterministic: x^_t = D(f(h_{t-1})).
 - Latent: posterior q(z_t | x_<=t) = LSTM_q(E(x_t)) at training time, learned prior p(z_t | x_<t) = LSTM_p(h_{t-1})
   at generation time; x^_t = D(f(h_{t-1}, z_t)). Loss (Eq. 3): mean over t of MSE(x^_t, x_t) + beta KL(q || p).
 - Inputs: the true frame for observed frames (teacher forcing), the model's own prediction after them. Training
@@ -55,6 +56,12 @@ class NextFramePredictor(VideoMethod):
         latent_layers: LSTM layers of posterior and prior (paper: 1).
         width: channels of the encoder's first level (paper: 64, DCGAN).
         beta: KL weight (paper: 1e-4).
+        warp_shift: 0: the decoder draws every pixel (SVG). > 0: it also moves the pixels of the frame its skips
+            come from (the last observed frame, at most the last context frame) by a predicted flow of at most this
+            many pixels per axis, and blends them with a drawn frame by a predicted mask (`FrameDecoder`), so
+            digits keep their shape instead of being redrawn from a 4x4 map. Warping that true frame rather than
+            the model's own last prediction keeps resampling blur from compounding over the rollout and needs no
+            training on its own outputs (measured: benchmarks/results/next_frame_findings.md).
         num_samples: samples N per clip for the best-of-N / mean / diversity metrics in `test` (paper: 100).
         val_samples: samples per clip in validation, a cheaper monitor of the same metrics.
         eval_clips: clips sampled per validation epoch: the first `eval_clips` of the validation set, the same
@@ -78,6 +85,7 @@ class NextFramePredictor(VideoMethod):
         latent_layers: int = 1,
         width: int = 64,
         beta: float = 1e-4,
+        warp_shift: float = 0.0,
         num_samples: int = 100,
         val_samples: int = 20,
         eval_clips: int = 16,
@@ -98,7 +106,7 @@ class NextFramePredictor(VideoMethod):
             raise ValueError("context_frames, num_samples and val_samples must be >= 1, eval_clips >= 0, beta >= 0")
         self.latent = predictor == "latent"
         self.encoder = FrameEncoder(in_chans, image_size, g_dim, width)
-        self.decoder = FrameDecoder(in_chans, image_size, g_dim, width)
+        self.decoder = FrameDecoder(in_chans, image_size, g_dim, width, warp_shift)
         self.frame_lstm = LSTMStack(g_dim + (z_dim if self.latent else 0), g_dim, rnn_size, predictor_layers)
         if self.latent:
             self.posterior = GaussianLSTM(g_dim, z_dim, rnn_size, latent_layers)
@@ -138,8 +146,10 @@ class NextFramePredictor(VideoMethod):
         def decode_pending() -> None:  # decode the embeddings not decoded yet in one batch: (B n, g) -> (B, n, C, H, W)
             n = len(gs) - len(preds)
             if n:
-                idx = [min(i, last_skip) for i in range(len(preds), len(gs))]
-                out = self.decoder(torch.stack(gs[-n:], 1).flatten(0, 1), [s[:, idx].flatten(0, 1) for s in skips_true])
+                idx = [min(i, last_skip) for i in range(len(preds), len(gs))]  # prediction i is frame i + 1
+                source = frames[:, idx].flatten(0, 1) if self.hparams.warp_shift else None  # the skips' frame
+                out = self.decoder(torch.stack(gs[-n:], 1).flatten(0, 1), [s[:, idx].flatten(0, 1) for s in skips_true],
+                                   source)
                 preds.extend(out.view(b, n, *out.shape[1:]).unbind(1))
 
         for t in range(1, t_len):
