@@ -1,0 +1,91 @@
+"""Guards on the committed full-budget and peer-parity results (issue 12), so a re-run that regresses, a record
+that lost a field or a table that drifted from its JSON fails CI instead of being published.
+
+The floors are the measured full-budget scores (benchmarks/results/full_fashion_mnist.json, 20 epochs over the
+54k carve, tiny width 16) minus a margin of 1.5 points, about three times the seed-to-seed spread measured on the
+methods with several seeds; every SSL method must also beat its own architecture's random twin on linear probe
+and kNN, which is the property the table exists to show.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+FIELDS = ("method", "seed", "epochs", "train_samples", "linear_top1", "knn_top1", "finetune10_top1", "command")
+# Measured linear / kNN top-1 (mean of seeds) minus 0.015: the floor a re-run of the campaign must keep.
+MARGIN = 0.015
+MEASURED = {
+    "simclr": (0.841, 0.805), "byol": (0.841, 0.807), "vicreg": (0.855, 0.804), "mocov2": (0.842, 0.804),
+    "mocov3": (0.848, 0.804), "simsiam": (0.827, 0.789), "barlow_twins": (0.847, 0.806), "rotation": (0.857, 0.797),
+    "jigsaw": (0.774, 0.758), "inpainting": (0.823, 0.761), "dino": (0.859, 0.805), "lejepa": (0.848, 0.819),
+    "ijepa": (0.830, 0.687), "supervised": (0.896, 0.874),
+}
+VIT_METHODS = ("mae", "ijepa")  # scored against a random ViT; the rest against the random tiny conv net
+
+
+def _records(name: str) -> list[dict]:
+    return json.loads((RESULTS / f"{name}.json").read_text())["records"]
+
+
+def _mean(records: list[dict], method: str, key: str) -> float:
+    return statistics.mean(r[key] for r in records if r["method"] == method)
+
+
+def test_full_budget_records_are_complete():
+    records = _records("full_fashion_mnist")
+    for r in records:
+        missing = [f for f in FIELDS if f not in r]
+        assert not missing, f"{r['method']} seed {r['seed']} lacks {missing}"
+        assert r["train_samples"] == 54000 and r["command"].startswith("python benchmarks/full_budget.py")
+        trained = not (r["method"].startswith("random:") or r["method"] == "efficientnet_lite0_imagenet")
+        assert not trained or r["epochs"] >= 20, r["method"]
+    pairs = [(r["method"], r["seed"]) for r in records]
+    assert len(pairs) == len(set(pairs)), "one record per (method, seed)"
+    methods = {r["method"] for r in records}
+    assert {"supervised", "efficientnet_lite0_imagenet", "random:simclr", "random:mae", "random:ijepa"} <= methods
+
+
+@pytest.mark.parametrize("method", sorted(MEASURED))
+def test_full_budget_scores_keep_their_floors(method):
+    records = _records("full_fashion_mnist")
+    linear, knn = MEASURED[method]
+    assert _mean(records, method, "linear_top1") >= linear - MARGIN
+    assert _mean(records, method, "knn_top1") >= knn - MARGIN
+
+
+def test_every_ssl_method_beats_its_random_twin():
+    records = _records("full_fashion_mnist")
+    methods = {r["method"] for r in records} - {"supervised", "efficientnet_lite0_imagenet"}
+    for method in sorted(m for m in methods if not m.startswith("random:")):
+        twin = f"random:{method}" if method in VIT_METHODS else "random:simclr"
+        for key in ("linear_top1", "knn_top1"):
+            ours, rand = _mean(records, method, key), _mean(records, twin, key)
+            assert ours > rand, f"{method} {key} {ours:.4f} does not beat {twin} {rand:.4f}"
+
+
+def test_full_budget_table_matches_its_json():
+    summary = json.loads((RESULTS / "full_fashion_mnist.json").read_text())["summary"]
+    table = (RESULTS / "full_fashion_mnist.md").read_text()
+    for row in summary:
+        cells = f"| {row['method']} |"
+        line = next((x for x in table.splitlines() if x.startswith(cells)), None)
+        assert line is not None, f"{row['method']} is missing from full_fashion_mnist.md"
+        assert row["linear"] in line and row["knn"] in line, (row["method"], line)
+
+
+def test_peer_parity_has_three_seeds_per_side_and_ours_is_level():
+    summary = json.loads((RESULTS / "peer_parity.json").read_text())["summary"]
+    rows = {(r["method"], r["impl"]): r for r in summary}
+    for (method, impl), row in rows.items():
+        assert len(row["seeds"]) >= 3, f"{method} {impl}: {row['seeds']}"
+        if impl != "vision_ssl" or (method, "lightly") not in rows:
+            continue
+        ref = rows[(method, "lightly")]
+        for key in ("knn", "linear"):
+            (ours, ours_sd), (theirs, theirs_sd) = row[key], ref[key]
+            assert ours >= theirs - 2 * max(ours_sd, theirs_sd), f"{method} {key}: {ours:.4f} vs lightly {theirs:.4f}"
