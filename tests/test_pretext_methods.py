@@ -25,15 +25,19 @@ def test_mae_encoder_sees_only_visible_patches_and_probe_sees_full_image():
     assert torch.equal(keep, (~mask).nonzero()[:, 1].reshape(2, -1))  # the visible patches, in patch order
     hidden = mask_to_pixels(mask, 4, 28, 28)
     tokens = model.encode_visible(x, keep)
-    assert tokens.shape == (2, 49 - 37, 48)
+    assert tokens.shape == (2, 1 + 49 - 37, 48)  # the class token, then the visible patches
     # Hidden pixels do not reach the encoder: changing them leaves the visible tokens unchanged.
     assert torch.allclose(model.encode_visible(torch.where(hidden, torch.randn_like(x), x), keep), tokens, atol=1e-5)
     # With nothing hidden the same path is timm's own forward_features (positions, class token, norm).
     every = torch.arange(49).expand(2, -1)
-    assert torch.allclose(model.encode_visible(x, every), model.backbone.forward_features(x)[:, 1:], atol=1e-5)
+    assert torch.allclose(model.encode_visible(x, every), model.backbone.forward_features(x), atol=1e-5)
     # The decoder puts each visible token back at its own position: the same prediction whatever their order.
-    perm = torch.randperm(keep.shape[1])
-    assert torch.allclose(model.decoder(tokens[:, perm], keep[:, perm]), model.decoder(tokens, keep), atol=1e-5)
+    perm = torch.cat([torch.zeros(1, dtype=torch.long), 1 + torch.randperm(keep.shape[1])])
+    assert torch.allclose(model.decoder(tokens[:, perm], keep[:, perm[1:] - 1], 1), model.decoder(tokens, keep, 1),
+                          atol=1e-5)  # fmt: skip
+    # The class token's output takes part in the decoding (it attends with the patches).
+    assert not torch.allclose(model.decoder(torch.cat([tokens[:, :1] + 1, tokens[:, 1:]], 1), keep, 1),
+                              model.decoder(tokens, keep, 1), atol=1e-4)  # fmt: skip
     # The probe path (`forward`) is the pooled encoder on the full image.
     assert torch.allclose(model(x), model.backbone.forward_head(model.backbone.forward_features(x)), atol=1e-6)
     loss, pred = model.reconstruct(x, mask, keep)

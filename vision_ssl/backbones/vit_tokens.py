@@ -82,17 +82,20 @@ def gather_tokens(tokens: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return torch.gather(tokens, 1, keep[..., None].expand(-1, -1, tokens.shape[-1]))
 
 
-def run_blocks(vit: VisionTransformer, tokens: torch.Tensor) -> torch.Tensor:
+def run_blocks(vit: VisionTransformer, tokens: torch.Tensor, keep_prefix: bool = False) -> torch.Tensor:
     """Position-embedded patch tokens (B, K, D) (any subset) -> encoded patch tokens (B, K, D): the prefix tokens
-    join them, then timm's pos_drop, norm_pre, blocks and norm run; the prefix outputs are dropped."""
+    join them, then timm's pos_drop, norm_pre, blocks and norm run; the prefix outputs are dropped, or kept in
+    front ((B, P + K, D)) with `keep_prefix`."""
     prefix = prefix_tokens(vit, tokens.shape[0])
-    n_prefix = 0 if prefix is None else prefix.shape[1]
+    n_prefix = 0 if prefix is None or keep_prefix else prefix.shape[1]
     x = tokens if prefix is None else torch.cat([prefix, tokens], dim=1)  # (B, P + K, D)
     x = vit.norm(vit.blocks(vit.norm_pre(vit.pos_drop(x))))
     return x[:, n_prefix:]
 
 
-def encode_patches(vit: VisionTransformer, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-    """Encoder outputs (B, K, D) of the patches at `keep` (B, K) of images `x`; every patch when `keep` is None."""
+def encode_patches(vit: VisionTransformer, x: torch.Tensor, keep: torch.Tensor | None = None,
+                   keep_prefix: bool = False) -> torch.Tensor:  # fmt: skip
+    """Encoder outputs (B, K, D) of the patches at `keep` (B, K) of images `x`; every patch when `keep` is None.
+    With `keep_prefix` the outputs of the P prefix (class/register) tokens come first: (B, P + K, D)."""
     tokens = patch_tokens(vit, x)
-    return run_blocks(vit, tokens if keep is None else gather_tokens(tokens, keep))
+    return run_blocks(vit, tokens if keep is None else gather_tokens(tokens, keep), keep_prefix)

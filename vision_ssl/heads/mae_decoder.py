@@ -48,12 +48,15 @@ class MAEDecoder(nn.Module):
         self.norm = nn.LayerNorm(decoder_dim)
         self.pred = nn.Linear(decoder_dim, patch_dim)
 
-    def forward(self, visible: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        """Encoded visible patch tokens (B, N_vis, D) at patch indices `keep` (B, N_vis) -> predicted patches
-        (B, N, patch_dim); every other position gets the mask token (a scatter: no boolean indexing)."""
+    def forward(self, visible: torch.Tensor, keep: torch.Tensor, num_prefix: int = 0) -> torch.Tensor:
+        """Encoded tokens (B, P + N_vis, D): the encoder's `num_prefix` = P prefix (class) tokens, then the visible
+        patches at patch indices `keep` (B, N_vis) -> predicted patches (B, N, patch_dim). Every hidden position
+        gets the mask token (a scatter: no boolean indexing). The prefix tokens join the decoder's sequence
+        without a position embedding (as in the MAE reference code) and predict nothing."""
         b, n = keep.shape[0], self.pos_embed.shape[1]
-        x = self.embed(visible)  # (B, N_vis, Dd)
+        x = self.embed(visible)  # (B, P + N_vis, Dd)
+        prefix, x = x[:, :num_prefix], x[:, num_prefix:]
         full = self.mask_token.to(x.dtype).expand(b, n, -1)  # (B, N, Dd)
-        full = full.scatter(1, keep[..., None].expand(-1, -1, x.shape[-1]), x)
-        x = self.blocks(full + self.pos_embed)
+        full = full.scatter(1, keep[..., None].expand(-1, -1, x.shape[-1]), x) + self.pos_embed
+        x = self.blocks(torch.cat([prefix, full], 1))[:, num_prefix:]
         return self.pred(self.norm(x))  # (B, N, p p C)

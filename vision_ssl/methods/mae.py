@@ -6,8 +6,9 @@ sees only the visible patches (with their position embeddings and the class toke
 the ViT token API (`vision_ssl.backbones.vit_tokens`): no mask tokens enter the encoder, which is what makes MAE
 cheap, and no boolean indexing syncs the step with the host. A light decoder (`MAEDecoder`) puts a shared mask token at every hidden
 position and predicts the pixels of every patch; the loss is the MSE on the hidden patches only, against
-per-patch normalised pixels (`norm_pix`, the paper's better target). We keep the class token out of the decoder
-(the paper passes it through; it carries no reconstruction target either way).
+per-patch normalised pixels (`norm_pix`, the paper's better target). The class token's encoder output joins the
+decoder's sequence, as in the paper's code and LightlySSL's, and predicts nothing; keeping it out trailed
+LightlySSL in the parity runs (benchmarks/results/peer_parity.md, "MAE").
 
 The evaluated encoder is the same ViT on the full, unmasked image, pooled as timm pools it (class token by
 default, `global_pool: avg` through `backbone_kwargs` for the mean of patch tokens): the online probe gets those
@@ -86,13 +87,14 @@ class MAE(SSLMethod):
         return views
 
     def encode_visible(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        """Encoder on the visible patches only: images (B, C, H, W), visible indices (B, N_vis) -> (B, N_vis, D)."""
-        return encode_patches(self.backbone, x, keep)
+        """Encoder on the visible patches only: images (B, C, H, W), visible indices (B, N_vis) -> (B, P + N_vis, D),
+        the P prefix (class) tokens first."""
+        return encode_patches(self.backbone, x, keep, keep_prefix=True)
 
     def reconstruct(self, x: torch.Tensor, mask: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Loss and predicted patches (B, N, p p C) of normalised images `x`, hidden `mask` (B, N) and visible
         indices `keep` (B, N_vis) (one split, from `random_patch_split`)."""
-        pred = self.decoder(self.encode_visible(x, keep), keep)
+        pred = self.decoder(self.encode_visible(x, keep), keep, self.backbone.num_prefix_tokens)
         return masked_mse(pred, patchify(x, self.patch_size), mask, self.hparams.norm_pix), pred
 
     def ssl_step(self, views: Views, labels: torch.Tensor) -> StepOutput:
