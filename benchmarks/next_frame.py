@@ -52,7 +52,8 @@ def train(predictor: str, args: argparse.Namespace) -> tuple[NextFramePredictor,
     )  # fmt: skip
     model = NextFramePredictor(
         predictor=predictor, context_frames=args.context, g_dim=args.g_dim, z_dim=args.z_dim, rnn_size=args.rnn_size,
-        width=args.width, beta=args.beta, warp_shift=args.warp_shift, num_samples=args.samples, image_size=args.image_size, in_chans=1,
+        width=args.width, beta=args.beta, warp_shift=args.warp_shift, num_samples=args.samples,
+        image_size=args.image_size, in_chans=1,
     )  # fmt: skip
     trainer = L.Trainer(
         accelerator="cpu", devices=1, max_steps=args.steps, limit_val_batches=0, logger=False,

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
+from kornia.geometry.transform import remap
+from kornia.utils import create_meshgrid
 from torch import nn
 
 State = list[tuple[torch.Tensor, torch.Tensor]]
@@ -109,13 +110,9 @@ class FrameDecoder(nn.Module):
 
 def warp(frames: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Backward warp: output pixel (y, x) reads `frames` (B, C, H, W) at (y + flow_y, x + flow_x), bilinearly, with
-    zeros outside the frame. `flow` (B, 2, H, W) is in pixels, x first."""
-    b, _, h, w = frames.shape
-    ys, xs = torch.meshgrid(torch.arange(h, device=frames.device), torch.arange(w, device=frames.device), indexing="ij")
-    x = (xs + flow[:, 0]) * (2 / max(w - 1, 1)) - 1  # pixel centres -> [-1, 1] (align_corners=True)
-    y = (ys + flow[:, 1]) * (2 / max(h - 1, 1)) - 1
-    grid = torch.stack([x, y], -1).to(frames.dtype)  # (B, H, W, 2)
-    return F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    zeros outside the frame (kornia's `remap`). `flow` (B, 2, H, W) is in pixels, x first."""
+    grid = create_meshgrid(*frames.shape[-2:], normalized_coordinates=False, device=frames.device, dtype=frames.dtype)
+    return remap(frames, grid[..., 0] + flow[:, 0], grid[..., 1] + flow[:, 1], align_corners=True)  # (1, H, W) + (B, H, W)
 
 
 class LSTMStack(nn.Module):

@@ -8,7 +8,7 @@ cheap, and no boolean indexing syncs the step with the host. A light decoder (`M
 position and predicts the pixels of every patch; the loss is the MSE on the hidden patches only, against
 per-patch normalised pixels (`norm_pix`, the paper's better target). The class token's encoder output joins the
 decoder's sequence, as in the paper's code and LightlySSL's, and predicts nothing; keeping it out trailed
-LightlySSL in the parity runs (benchmarks/results/peer_parity.md, "MAE").
+LightlySSL in the parity runs (benchmarks/results/mae_parity_bisect.md).
 
 The evaluated encoder is the same ViT on the full, unmasked image, pooled as timm pools it (class token by
 default, `global_pool: avg` through `backbone_kwargs` for the mean of patch tokens): the online probe gets those
