@@ -36,6 +36,7 @@ def summarise(records: list[dict[str, Any]], rows: list[str]) -> list[dict[str, 
             "wall_min": statistics.mean(r["wall_s"] for r in rs) / 60,
             "epoch_s": statistics.median(s for r in rs for s in r.get("epoch_s") or [0.0]) or None,
             "command": rs[0]["command"],
+            "notes": list(dict.fromkeys(r["note"] for r in rs if r.get("note"))),
         })
     return out
 
@@ -69,6 +70,8 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                      f"{s['linear']} | {s['knn']} | {s['finetune10']} | {per_epoch} | {s['wall_min']:.1f} |")
     lines += ["", "Reproduce one row (per seed):", ""]
     lines += [f"- {s['method']}: `{s['command']}`" for s in summary]
+    notes = [f"- {s['method']}: {n}" for s in summary for n in s.get("notes", [])]
+    lines += ["", "Notes on single records:", "", *notes] if notes else []
     return "\n".join(lines) + "\n"
 
 

@@ -63,9 +63,10 @@ def parse_run(token: str) -> tuple[str, int]:
     method, _, seed = token.rpartition("@")
     if not method or not seed.isdigit():
         raise SystemExit(f"--runs takes METHOD@SEED (e.g. simclr@0, random:mae@1), got '{token}'")
-    base = method.removeprefix("random:")
+    base = method.removeprefix("random:").removeprefix("supervised:")
     if method != IMAGENET and base not in image_methods():
-        raise SystemExit(f"unknown method '{method}': use one of {', '.join(image_methods())}, random:<method> or {IMAGENET}")
+        raise SystemExit(f"unknown method '{method}': use one of {', '.join(image_methods())}, random:<method>, "
+                         f"supervised:<method> or {IMAGENET}")
     return method, int(seed)
 
 
@@ -97,7 +98,7 @@ def run_one(method: str, seed: int, args: argparse.Namespace, dm: Any, cache: di
         rec.update(score(enc.backbone, enc.normalize, dm, seed, args.probe_epochs, args.finetune_epochs, cache[IMAGENET]))
     else:
         base = method.removeprefix("random:")
-        model = build_method(base, width=args.width)
+        model = network(base, args.width)
         hp = model.hparams
         rec["backbone"] = hp.backbone + (f"({hp.backbone_kwargs})" if hp.backbone_kwargs else "")
         if method.startswith("random:"):  # the seed's initial weights, untrained
@@ -112,9 +113,24 @@ def run_one(method: str, seed: int, args: argparse.Namespace, dm: Any, cache: di
     return rec
 
 
+def network(name: str, width: int) -> Any:
+    """The registered method `name` with its CPU recipe, or for `supervised:<method>` supervised-from-scratch on that
+    method's backbone with its optimiser settings (the ViTs' lr 1e-3 and weight decay 0.05), so that an SSL method
+    meets a supervised baseline of its own architecture."""
+    if not name.startswith("supervised:"):
+        return build_method(name, width=width)
+    from common import METHOD_ARGS
+
+    own = METHOD_ARGS[name.removeprefix("supervised:")]
+    keep = {k: own[k] for k in ("backbone", "backbone_kwargs", "lr", "weight_decay") if k in own}
+    if "vit" in keep.get("backbone", ""):  # MAE and I-JEPA size their ViT themselves; plain supervised does not
+        keep["backbone_kwargs"] = {"img_size": 28, **keep["backbone_kwargs"]}
+    return build_method("supervised", width=width, **keep)
+
+
 def run_dir(args: argparse.Namespace, base: str, seed: int, train_samples: int) -> str:
     """Where the trained run of (base method, seed) keeps its `last.ckpt`."""
-    return os.path.join(args.ckpt_dir, f"{base}_seed{seed}_e{args.epochs}_n{train_samples}_w{args.width}")
+    return os.path.join(args.ckpt_dir, f"{base.replace(':', '_')}_seed{seed}_e{args.epochs}_n{train_samples}_w{args.width}")
 
 
 def saved_encoder(method: str, seed: int, args: argparse.Namespace, train_samples: int) -> Any:
@@ -126,7 +142,7 @@ def saved_encoder(method: str, seed: int, args: argparse.Namespace, train_sample
 
         return ImageNetEncoder(PACKAGE_SPEC, image_size=args.imagenet_size)
     base = method.removeprefix("random:")
-    model = build_method(base, width=args.width)
+    model = network(base, args.width)
     if not method.startswith("random:"):
         ckpt = os.path.join(run_dir(args, base, seed, train_samples), "last.ckpt")
         model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"], strict=False)

@@ -108,3 +108,18 @@ def test_peer_parity_sides_start_from_the_same_backbone():
     theirs = create_backbone(r.backbone, in_chans=3, **r.backbone_kwargs)
     for a, b in zip(ours.state_dict().values(), theirs.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_supervised_twin_trains_labels_on_the_methods_own_backbone():
+    """`supervised:mae` is the supervised baseline on MAE's ViT with MAE's optimiser settings, not the conv net."""
+    from vision_ssl.methods.supervised import Supervised
+
+    twin, mae = full_budget.network("supervised:mae", 16), full_budget.network("mae", 16)
+    assert isinstance(twin, Supervised) and twin.hparams.backbone == mae.hparams.backbone
+    assert {**twin.hparams.backbone_kwargs, "img_size": 28} == {**mae.hparams.backbone_kwargs, "img_size": 28}
+    assert [p.shape for p in twin.backbone.parameters()] == [p.shape for p in mae.backbone.parameters()]
+    group = twin.optimizer_factory([{"params": [torch.zeros(1, requires_grad=True)]}]).param_groups[0]
+    assert group["weight_decay"] == 0.05 and group["lr"] == 1e-3
+    assert full_budget.parse_run("supervised:mae@2") == ("supervised:mae", 2)
+    with pytest.raises(SystemExit, match="supervised:<method>"):
+        full_budget.parse_run("supervised:nope@0")
