@@ -30,6 +30,7 @@ from vision_ssl.metrics.video import summarize_samples
 RESULTS = Path(__file__).resolve().parent / "results"
 WEIGHTS = Path(__file__).resolve().parents[1] / "runs"  # git-ignored: trained predictors, for re-evaluation
 PREDICTORS = ("deterministic", "latent")
+TRIVIAL = ("copy the last observed frame", "blank frame")
 COLUMNS = ("ssim", "psnr", "ssim_mean", "psnr_mean", "sharpness_ratio", "gradient_energy_ratio", "grad_diff_sharpness",
            "diversity")
 
@@ -43,13 +44,17 @@ class Progress(L.Callback):
             print(f"  step {trainer.global_step}: {logs}", flush=True)
 
 
-def train(predictor: str, args: argparse.Namespace) -> tuple[NextFramePredictor, StochasticMovingMNISTDataModule, float]:
-    L.seed_everything(args.seed)
-    dm = StochasticMovingMNISTDataModule(
+def data_module(args: argparse.Namespace) -> StochasticMovingMNISTDataModule:
+    return StochasticMovingMNISTDataModule(
         root=args.root, image_size=args.image_size, num_digits=args.digits, context_frames=args.context,
         future_frames=args.future, train_clips=args.steps * args.batch_size, test_clips=args.test_clips,
         batch_size=args.batch_size, num_workers=0, seed=args.seed,
     )  # fmt: skip
+
+
+def train(predictor: str, args: argparse.Namespace) -> tuple[NextFramePredictor, StochasticMovingMNISTDataModule, float]:
+    L.seed_everything(args.seed)
+    dm = data_module(args)
     model = NextFramePredictor(
         predictor=predictor, context_frames=args.context, g_dim=args.g_dim, z_dim=args.z_dim, rnn_size=args.rnn_size,
         width=args.width, beta=args.beta, warp_shift=args.warp_shift, num_samples=args.samples,
@@ -81,6 +86,25 @@ def evaluate(model: NextFramePredictor, dm: StochasticMovingMNISTDataModule, sam
     return {key: (value / count).reshape(-1).tolist() for key, value in totals.items()}
 
 
+def trivial_baselines(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
+    """The same metrics for two predictors that learn nothing, on the same test clips: the last observed frame
+    repeated, and a blank frame. SSIM counts the black background as matched, so a blank frame scores about 0.66
+    on two digits; a model's SSIM means something only above these rows."""
+    dm = data_module(args)
+    dm.setup("test")
+    totals: dict[str, dict[str, torch.Tensor]] = {TRIVIAL[0]: {}, TRIVIAL[1]: {}}
+    count, c = 0, args.context
+    for clips, _ in dm.test_dataloader():
+        frames = clips.float() / 255
+        future = frames[:, c:]
+        copy = frames[:, c - 1 : c].expand_as(future)[None]  # (1, B, T, C, H, W): one "sample"
+        for name, guess in zip(TRIVIAL, (copy, torch.zeros_like(copy)), strict=True):
+            for key, value in summarize_samples(guess, future).items():
+                totals[name][key] = totals[name].get(key, 0) + value * len(clips)
+        count += len(clips)
+    return {name: {k: (v / count).reshape(-1).tolist() for k, v in t.items()} for name, t in totals.items()}
+
+
 def table(results: dict[str, dict], args: argparse.Namespace) -> str:
     head = ("| predictor | best-of-N SSIM | best-of-N PSNR | mean SSIM | mean PSNR | sharpness ratio | gradient-energy ratio "
             "| grad-diff sharpness (dB) | diversity | train s |")
@@ -89,7 +113,8 @@ def table(results: dict[str, dict], args: argparse.Namespace) -> str:
         m = {k: sum(r[k]) / len(r[k]) for k in COLUMNS}
         lines.append(
             f"| {name} | {m['ssim']:.4f} | {m['psnr']:.2f} | {m['ssim_mean']:.4f} | {m['psnr_mean']:.2f} | "
-            f"{m['sharpness_ratio']:.3f} | {m['gradient_energy_ratio']:.3f} | {m['grad_diff_sharpness']:.2f} | {m['diversity']:.4f} | {r['train_s']:.0f} |"
+            f"{m['sharpness_ratio']:.3f} | {m['gradient_energy_ratio']:.3f} | {m['grad_diff_sharpness']:.2f} | {m['diversity']:.4f} | "
+            + (f"{r['train_s']:.0f} |" if "train_s" in r else "- |")
         )
     frames = range(args.context + 1, args.context + args.future + 1)
     header = ["| predictor | " + " | ".join(f"t{t}" for t in frames) + " |", "|" + " --- |" * (args.future + 1)]
@@ -124,10 +149,12 @@ def main() -> None:
     p.add_argument("--predictors", nargs="+", default=list(PREDICTORS), choices=PREDICTORS,
                    help="predictors trained by this process; the table is written when every predictor's results exist "
                         "(run one process per predictor, same other arguments, to use two cores)")
+    p.add_argument("--report-only", action="store_true",
+                   help="only rewrite the table, JSON and grid from the saved results of both predictors")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    for predictor in args.predictors:
+    for predictor in [] if args.report_only else args.predictors:
         model, dm, seconds = train(predictor, args)
         result = {**evaluate(model, dm, args.samples), "train_s": seconds}
         truth, out = model.first_samples  # type: ignore[attr-defined]
@@ -138,16 +165,19 @@ def main() -> None:
         torch.save(model.state_dict(), WEIGHTS / f"{args.tag}_{predictor}_weights.pt")
         print(predictor, {k: round(sum(v) / len(v), 4) for k, v in result.items() if k in COLUMNS}, flush=True)
     runs = {p: RESULTS / f"{args.tag}_{p}.pt" for p in PREDICTORS}
-    if all(path.is_file() for path in runs.values()):
+    missing = [str(path) for path in runs.values() if not path.is_file()]
+    if not missing:
         report({p: torch.load(path) for p, path in runs.items()}, args)
+    elif args.report_only:
+        raise SystemExit(f"--report-only needs both predictors' results; missing: {', '.join(missing)}")
 
 
 def report(runs: dict[str, dict], args: argparse.Namespace) -> None:
     """Write the Markdown table, the JSON results and the sample grid of both predictors."""
-    settings = {k: v for k, v in vars(args).items() if k not in ("predictors", "threads")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("predictors", "threads", "report_only")}
     if any({k: v for k, v in run["args"].items() if k in settings} != settings for run in runs.values()):
         raise ValueError("the predictors' results were made with different arguments: rerun with the same budget")
-    results = {p: run["results"] for p, run in runs.items()}
+    results = {**{p: run["results"] for p, run in runs.items()}, **trivial_baselines(args)}
     truth, det, lat = runs["latent"]["truth"], runs["deterministic"]["samples"], runs["latent"]["samples"]
     rows = []
     for i in range(truth.shape[0]):  # per clip: true future, deterministic prediction, latent samples
