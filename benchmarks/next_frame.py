@@ -164,10 +164,12 @@ def main() -> None:
         WEIGHTS.mkdir(exist_ok=True)
         torch.save(model.state_dict(), WEIGHTS / f"{args.tag}_{predictor}_weights.pt")
         print(predictor, {k: round(sum(v) / len(v), 4) for k, v in result.items() if k in COLUMNS}, flush=True)
-    runs = {p: RESULTS / f"{args.tag}_{p}.pt" for p in PREDICTORS}
+    runs = {name: RESULTS / f"{args.tag}_{name}.pt" for name in PREDICTORS}
     missing = [str(path) for path in runs.values() if not path.is_file()]
     if not missing:
-        report({p: torch.load(path) for p, path in runs.items()}, args)
+        defaults = vars(p.parse_args([]))  # options added after a run was saved: it ran with their defaults
+        loaded = {name: torch.load(path) for name, path in runs.items()}
+        report({name: {**run, "args": {**defaults, **run["args"]}} for name, run in loaded.items()}, args)
     elif args.report_only:
         raise SystemExit(f"--report-only needs both predictors' results; missing: {', '.join(missing)}")
 
