@@ -18,6 +18,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -70,20 +71,30 @@ def train(predictor: str, args: argparse.Namespace) -> tuple[NextFramePredictor,
 
 
 @torch.no_grad()
-def evaluate(model: NextFramePredictor, dm: StochasticMovingMNISTDataModule, samples: int) -> dict[str, list[float]]:
-    """Test-set metrics per frame index (weighted by clips), and the first batch's samples for the figure."""
-    model.eval()
+def score_test_set(dm: StochasticMovingMNISTDataModule, context: int, predict: Any) -> dict[str, list[float]]:
+    """Test-set metrics per frame index (weighted by clips) of `predict(frames, batch_index)` -> (N, B, T, C, H, W)."""
     totals: dict[str, torch.Tensor] = {}
-    count, c = 0, model.hparams.context_frames
+    count = 0
     for i, (clips, _) in enumerate(dm.test_dataloader()):
         frames = clips.float() / 255
-        out = model.sample_futures(frames, samples, seed=i)
-        if i == 0:
-            model.first_samples = (frames[:, c:], out)  # type: ignore[attr-defined]
-        for key, value in summarize_samples(out, frames[:, c:]).items():
+        for key, value in summarize_samples(predict(frames, i), frames[:, context:]).items():
             totals[key] = totals.get(key, 0) + value * len(clips)
         count += len(clips)
     return {key: (value / count).reshape(-1).tolist() for key, value in totals.items()}
+
+
+def evaluate(model: NextFramePredictor, dm: StochasticMovingMNISTDataModule, samples: int) -> dict[str, list[float]]:
+    """Test-set metrics of `samples` futures per clip, and the first batch's samples for the figure."""
+    model.eval()
+    c = model.hparams.context_frames
+
+    def predict(frames: torch.Tensor, i: int) -> torch.Tensor:
+        out = model.sample_futures(frames, samples, seed=i)
+        if i == 0:
+            model.first_samples = (frames[:, c:], out)  # type: ignore[attr-defined]
+        return out
+
+    return score_test_set(dm, c, predict)
 
 
 def trivial_baselines(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
@@ -92,17 +103,10 @@ def trivial_baselines(args: argparse.Namespace) -> dict[str, dict[str, list[floa
     on two digits; a model's SSIM means something only above these rows."""
     dm = data_module(args)
     dm.setup("test")
-    totals: dict[str, dict[str, torch.Tensor]] = {TRIVIAL[0]: {}, TRIVIAL[1]: {}}
-    count, c = 0, args.context
-    for clips, _ in dm.test_dataloader():
-        frames = clips.float() / 255
-        future = frames[:, c:]
-        copy = frames[:, c - 1 : c].expand_as(future)[None]  # (1, B, T, C, H, W): one "sample"
-        for name, guess in zip(TRIVIAL, (copy, torch.zeros_like(copy)), strict=True):
-            for key, value in summarize_samples(guess, future).items():
-                totals[name][key] = totals[name].get(key, 0) + value * len(clips)
-        count += len(clips)
-    return {name: {k: (v / count).reshape(-1).tolist() for k, v in t.items()} for name, t in totals.items()}
+    c = args.context
+    copy = lambda frames, i: frames[:, c - 1 : c].expand_as(frames[:, c:])[None]  # noqa: E731  one "sample"
+    blank = lambda frames, i: torch.zeros_like(frames[:, c:])[None]  # noqa: E731
+    return {name: score_test_set(dm, c, fn) for name, fn in zip(TRIVIAL, (copy, blank), strict=True)}
 
 
 def table(results: dict[str, dict], args: argparse.Namespace) -> str:
