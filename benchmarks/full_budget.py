@@ -98,7 +98,7 @@ def run_one(method: str, seed: int, args: argparse.Namespace, dm: Any, cache: di
         rec.update(score(enc.backbone, enc.normalize, dm, seed, args.probe_epochs, args.finetune_epochs, cache[IMAGENET]))
     else:
         base = method.removeprefix("random:")
-        model = network(base, args.width)
+        model = network(base, args.width, args.crop_scale)
         hp = model.hparams
         rec["backbone"] = hp.backbone + (f"({hp.backbone_kwargs})" if hp.backbone_kwargs else "")
         if method.startswith("random:"):  # the seed's initial weights, untrained
@@ -113,24 +113,32 @@ def run_one(method: str, seed: int, args: argparse.Namespace, dm: Any, cache: di
     return rec
 
 
-def network(name: str, width: int) -> Any:
+def network(name: str, width: int, crop_scale: tuple[float, float] | None = None) -> Any:
     """The registered method `name` with its CPU recipe, or for `supervised:<method>` supervised-from-scratch on that
     method's backbone with its optimiser settings (the ViTs' lr 1e-3 and weight decay 0.05), so that an SSL method
-    meets a supervised baseline of its own architecture."""
-    if not name.startswith("supervised:"):
-        return build_method(name, width=width)
+    meets a supervised baseline of its own architecture. `crop_scale` replaces the recipe's crop area range (0.2, 1)
+    of the methods trained on SimCLR views; a method with its own views (pretexts, DINO, LeJEPA, I-JEPA) refuses it."""
     from common import METHOD_ARGS
 
+    aug: dict[str, Any] = {}
+    if crop_scale is not None:
+        if METHOD_ARGS[name.removeprefix("supervised:")].get("augment", {}) is None:
+            raise SystemExit(f"--crop-scale applies to methods trained on SimCLR views; '{name}' makes its own views")
+        aug = {"augment": {"crop_scale": tuple(crop_scale)}}
+    if not name.startswith("supervised:"):
+        return build_method(name, width=width, **aug)
     own = METHOD_ARGS[name.removeprefix("supervised:")]
     keep = {k: own[k] for k in ("backbone", "backbone_kwargs", "lr", "weight_decay") if k in own}
     if "vit" in keep.get("backbone", ""):  # MAE and I-JEPA size their ViT themselves; plain supervised does not
         keep["backbone_kwargs"] = {"img_size": 28, **keep["backbone_kwargs"]}
-    return build_method("supervised", width=width, **keep)
+    return build_method("supervised", width=width, **keep, **aug)
 
 
 def run_dir(args: argparse.Namespace, base: str, seed: int, train_samples: int) -> str:
     """Where the trained run of (base method, seed) keeps its `last.ckpt`."""
-    return os.path.join(args.ckpt_dir, f"{base.replace(':', '_')}_seed{seed}_e{args.epochs}_n{train_samples}_w{args.width}")
+    crop = "" if args.crop_scale is None else "_crop{:g}-{:g}".format(*args.crop_scale)
+    return os.path.join(args.ckpt_dir,
+                        f"{base.replace(':', '_')}_seed{seed}_e{args.epochs}_n{train_samples}_w{args.width}{crop}")
 
 
 def saved_encoder(method: str, seed: int, args: argparse.Namespace, train_samples: int) -> Any:
@@ -142,7 +150,7 @@ def saved_encoder(method: str, seed: int, args: argparse.Namespace, train_sample
 
         return ImageNetEncoder(PACKAGE_SPEC, image_size=args.imagenet_size)
     base = method.removeprefix("random:")
-    model = network(base, args.width)
+    model = network(base, args.width, args.crop_scale)
     if not method.startswith("random:"):
         ckpt = os.path.join(run_dir(args, base, seed, train_samples), "last.ckpt")
         model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"], strict=False)
@@ -165,7 +173,7 @@ def budget_of(r: dict[str, Any], args: argparse.Namespace, train_samples: int) -
     """Whether record `r` was measured at this invocation's budget (so the pair is done)."""
     trained = not (r["method"].startswith("random:") or r["method"] == IMAGENET)
     return r["train_samples"] == train_samples and (not trained or r["epochs"] == args.epochs) and \
-        r.get("width", args.width) == args.width
+        r.get("width", args.width) == args.width and r.get("crop_scale") == args.crop_scale
 
 
 def write_all(stem: Path, records: list[dict[str, Any]], meta: dict[str, Any], plan: list[str]) -> None:
@@ -184,6 +192,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", nargs="+", default=None, help="METHOD@SEED pairs in order (default: the campaign plan)")
     p.add_argument("--epochs", type=int, default=20, help="pretraining epochs over the training split (issue: >= 20)")
     p.add_argument("--width", type=int, default=16, help="width of the tiny conv backbone (issue: >= 16)")
+    p.add_argument("--crop-scale", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
+                   help="crop area range of the methods trained on SimCLR views (default: the recipe's 0.2 1)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--samples", type=int, default=None, help="training images (default: all 54,000)")
     p.add_argument("--max-test", type=int, default=None, help="test images scored (default: all 10,000)")
@@ -244,6 +254,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         print(f"{method} seed {seed}: start ({n_train} images, {args.epochs} epochs)", flush=True)
         r = run_one(method, seed, args, dm, cache)
         r["width"] = args.width
+        if args.crop_scale is not None:
+            r["crop_scale"] = args.crop_scale
         records = [x for x in records if not (x["method"] == method and x["seed"] == seed and budget_of(x, args, n_train))]
         records.append(r)
         write_all(stem, records, meta, plan)
