@@ -123,3 +123,19 @@ def test_supervised_twin_trains_labels_on_the_methods_own_backbone():
     assert full_budget.parse_run("supervised:mae@2") == ("supervised:mae", 2)
     with pytest.raises(SystemExit, match="supervised:<method>"):
         full_budget.parse_run("supervised:nope@0")
+
+
+def test_crop_scale_variant_is_applied_kept_apart_and_refused_where_views_are_the_methods_own():
+    """`--crop-scale` changes the crop of SimCLR-view methods (and the supervised twin), names its own checkpoint folder
+    and never counts as the default recipe's record; pretexts and multi-crop methods make their own views."""
+    assert full_budget.network("vicreg", 16, (0.4, 1.0)).augment.options["crop_scale"] == (0.4, 1.0)
+    assert full_budget.network("vicreg", 16).augment.options["crop_scale"] == (0.2, 1.0)
+    assert full_budget.network("supervised", 16, (0.4, 1.0)).augment.options["crop_scale"] == (0.4, 1.0)
+    for own_views in ("rotation", "dino", "mae"):
+        with pytest.raises(SystemExit, match="own views"):
+            full_budget.network(own_views, 16, (0.4, 1.0))
+    default, variant = full_budget.parse_args([]), full_budget.parse_args(["--crop-scale", "0.4", "1"])
+    assert full_budget.run_dir(default, "vicreg", 0, 54000) != full_budget.run_dir(variant, "vicreg", 0, 54000)
+    record = {"method": "vicreg", "seed": 0, "epochs": 20, "train_samples": 54000, "width": 16}
+    assert full_budget.budget_of(record, default, 54000) and not full_budget.budget_of(record, variant, 54000)
+    assert full_budget.budget_of({**record, "crop_scale": [0.4, 1.0]}, variant, 54000)
