@@ -98,7 +98,7 @@ def run_one(method: str, seed: int, args: argparse.Namespace, dm: Any, cache: di
         rec.update(score(enc.backbone, enc.normalize, dm, seed, args.probe_epochs, args.finetune_epochs, cache[IMAGENET]))
     else:
         base = method.removeprefix("random:")
-        model = network(base, args.width, args.crop_scale)
+        model = network(base, args.width, args.crop_scale, args.set)
         hp = model.hparams
         rec["backbone"] = hp.backbone + (f"({hp.backbone_kwargs})" if hp.backbone_kwargs else "")
         if method.startswith("random:"):  # the seed's initial weights, untrained
@@ -113,11 +113,13 @@ def run_one(method: str, seed: int, args: argparse.Namespace, dm: Any, cache: di
     return rec
 
 
-def network(name: str, width: int, crop_scale: tuple[float, float] | None = None) -> Any:
+def network(name: str, width: int, crop_scale: tuple[float, float] | None = None,
+            overrides: dict[str, Any] | None = None) -> Any:
     """The registered method `name` with its CPU recipe, or for `supervised:<method>` supervised-from-scratch on that
     method's backbone with its optimiser settings (the ViTs' lr 1e-3 and weight decay 0.05), so that an SSL method
     meets a supervised baseline of its own architecture. `crop_scale` replaces the recipe's crop area range (0.2, 1)
-    of the methods trained on SimCLR views; a method with its own views (pretexts, DINO, LeJEPA, I-JEPA) refuses it."""
+    of the methods trained on SimCLR views; a method with its own views (pretexts, DINO, LeJEPA, I-JEPA) refuses it.
+    `overrides` are constructor arguments over the recipe (`--set`)."""
     from common import METHOD_ARGS
 
     aug: dict[str, Any] = {}
@@ -125,6 +127,7 @@ def network(name: str, width: int, crop_scale: tuple[float, float] | None = None
         if METHOD_ARGS[name.removeprefix("supervised:")].get("augment", {}) is None:
             raise SystemExit(f"--crop-scale applies to methods trained on SimCLR views; '{name}' makes its own views")
         aug = {"augment": {"crop_scale": tuple(crop_scale)}}
+    aug.update(overrides or {})
     if not name.startswith("supervised:"):
         return build_method(name, width=width, **aug)
     own = METHOD_ARGS[name.removeprefix("supervised:")]
@@ -137,6 +140,7 @@ def network(name: str, width: int, crop_scale: tuple[float, float] | None = None
 def run_dir(args: argparse.Namespace, base: str, seed: int, train_samples: int) -> str:
     """Where the trained run of (base method, seed) keeps its `last.ckpt`."""
     crop = "" if args.crop_scale is None else "_crop{:g}-{:g}".format(*args.crop_scale)
+    crop += "".join(f"_{k}{v}" for k, v in sorted((args.set or {}).items()))
     return os.path.join(args.ckpt_dir,
                         f"{base.replace(':', '_')}_seed{seed}_e{args.epochs}_n{train_samples}_w{args.width}{crop}")
 
@@ -150,7 +154,7 @@ def saved_encoder(method: str, seed: int, args: argparse.Namespace, train_sample
 
         return ImageNetEncoder(PACKAGE_SPEC, image_size=args.imagenet_size)
     base = method.removeprefix("random:")
-    model = network(base, args.width, args.crop_scale)
+    model = network(base, args.width, args.crop_scale, args.set)
     if not method.startswith("random:"):
         ckpt = os.path.join(run_dir(args, base, seed, train_samples), "last.ckpt")
         model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"], strict=False)
@@ -173,7 +177,8 @@ def budget_of(r: dict[str, Any], args: argparse.Namespace, train_samples: int) -
     """Whether record `r` was measured at this invocation's budget (so the pair is done)."""
     trained = not (r["method"].startswith("random:") or r["method"] == IMAGENET)
     return r["train_samples"] == train_samples and (not trained or r["epochs"] == args.epochs) and \
-        r.get("width", args.width) == args.width and r.get("crop_scale") == args.crop_scale
+        r.get("width", args.width) == args.width and r.get("crop_scale") == args.crop_scale \
+        and r.get("overrides") == args.set
 
 
 def write_all(stem: Path, records: list[dict[str, Any]], meta: dict[str, Any], plan: list[str]) -> None:
@@ -187,6 +192,15 @@ def write_all(stem: Path, records: list[dict[str, Any]], meta: dict[str, Any], p
                "kNN val top-1 (mean of seeds)")
 
 
+def _key_value(text: str) -> tuple[str, Any]:
+    import yaml
+
+    key, eq, value = text.partition("=")
+    if not eq or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"--set takes KEY=VALUE with KEY a constructor argument, got '{text}'")
+    return key, yaml.safe_load(value)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", nargs="+", default=None, help="METHOD@SEED pairs in order (default: the campaign plan)")
@@ -194,6 +208,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--width", type=int, default=16, help="width of the tiny conv backbone (issue: >= 16)")
     p.add_argument("--crop-scale", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
                    help="crop area range of the methods trained on SimCLR views (default: the recipe's 0.2 1)")
+    p.add_argument("--set", nargs="+", default=None, metavar="KEY=VALUE", type=_key_value,
+                   help="method constructor arguments over the recipe, e.g. proj_hidden_dim=2048 (values read as YAML)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--samples", type=int, default=None, help="training images (default: all 54,000)")
     p.add_argument("--max-test", type=int, default=None, help="test images scored (default: all 10,000)")
@@ -210,6 +226,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="re-score the fine-tune column of the records in the plan at the val-chosen backbone lr scale")
     p.add_argument("--smoke", action="store_true", help="512 images, 1 epoch, 1000 test images, short probe/fine-tune")
     args = p.parse_args(argv)
+    args.set = dict(args.set) if args.set else None
     if args.smoke:
         args.samples, args.epochs, args.max_test, args.probe_epochs = 512, 1, 1000, 5
         args.finetune_epochs, args.curve_bank = 1, 512
@@ -256,6 +273,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         r["width"] = args.width
         if args.crop_scale is not None:
             r["crop_scale"] = args.crop_scale
+        if args.set is not None:
+            r["overrides"] = args.set
         records = [x for x in records if not (x["method"] == method and x["seed"] == seed and budget_of(x, args, n_train))]
         records.append(r)
         write_all(stem, records, meta, plan)
