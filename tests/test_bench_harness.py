@@ -139,3 +139,18 @@ def test_crop_scale_variant_is_applied_kept_apart_and_refused_where_views_are_th
     record = {"method": "vicreg", "seed": 0, "epochs": 20, "train_samples": 54000, "width": 16}
     assert full_budget.budget_of(record, default, 54000) and not full_budget.budget_of(record, variant, 54000)
     assert full_budget.budget_of({**record, "crop_scale": [0.4, 1.0]}, variant, 54000)
+
+
+def test_set_overrides_reach_the_method_and_key_the_record():
+    """`--set proj_hidden_dim=2048` builds the method with that argument, under its own checkpoint folder and record key;
+    a malformed pair is refused by name."""
+    args = full_budget.parse_args(["--set", "proj_hidden_dim=2048", "proj_output_dim=1024"])
+    assert args.set == {"proj_hidden_dim": 2048, "proj_output_dim": 1024}
+    model = full_budget.network("vicreg", 16, None, args.set)
+    assert (model.hparams.proj_hidden_dim, model.hparams.proj_output_dim) == (2048, 1024)
+    assert "proj_hidden_dim2048" in full_budget.run_dir(args, "vicreg", 0, 54000)
+    record = {"method": "vicreg", "seed": 0, "epochs": 20, "train_samples": 54000, "width": 16}
+    assert not full_budget.budget_of(record, args, 54000)
+    assert full_budget.budget_of({**record, "overrides": args.set}, args, 54000)
+    with pytest.raises(SystemExit):
+        full_budget.parse_args(["--set", "proj_hidden_dim"])

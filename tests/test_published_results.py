@@ -69,14 +69,35 @@ def test_every_ssl_method_beats_its_random_twin():
             assert ours > rand, f"{method} {key} {ours:.4f} does not beat {twin} {rand:.4f}"
 
 
-def test_full_budget_table_matches_its_json():
-    summary = json.loads((RESULTS / "full_fashion_mnist.json").read_text())["summary"]
-    table = (RESULTS / "full_fashion_mnist.md").read_text()
+# Bisects of the gap to supervised (benchmarks/results/supervised_gap.md): the same harness at another width or crop.
+BISECTS = {"full_fashion_mnist_w32": {"width": 32}, "full_fashion_mnist_crop04": {"width": 16, "crop_scale": [0.4, 1.0]}}
+
+
+@pytest.mark.parametrize("name", ["full_fashion_mnist", *BISECTS])
+def test_full_budget_table_matches_its_json(name):
+    summary = json.loads((RESULTS / f"{name}.json").read_text())["summary"]
+    table = (RESULTS / f"{name}.md").read_text()
     for row in summary:
         cells = f"| {row['method']} |"
         line = next((x for x in table.splitlines() if x.startswith(cells)), None)
-        assert line is not None, f"{row['method']} is missing from full_fashion_mnist.md"
+        assert line is not None, f"{row['method']} is missing from {name}.md"
         assert row["linear"] in line and row["knn"] in line, (row["method"], line)
+
+
+@pytest.mark.parametrize("name", sorted(BISECTS))
+def test_gap_bisect_records_are_complete_and_at_their_setting(name):
+    records = _records(name)
+    for r in records:
+        assert not [f for f in FIELDS if f not in r], r["method"]
+        assert r["train_samples"] == 54000 and r["command"].startswith("python benchmarks/full_budget.py")
+        assert f"--out benchmarks/results/{name}" in r["command"], r["command"]
+        assert r["method"].startswith("random:") or r["epochs"] >= 20
+        for key, value in BISECTS[name].items():
+            assert r.get(key) == value, (r["method"], key, r.get(key))
+    methods = {r["method"] for r in records}
+    for method in sorted(m for m in methods if f"random:{m}" in methods):  # an SSL row beside its own random twin
+        for key in ("linear_top1", "knn_top1"):
+            assert _mean(records, method, key) > _mean(records, f"random:{method}", key), (name, method, key)
 
 
 def test_peer_parity_has_three_seeds_per_side_and_ours_is_level():
