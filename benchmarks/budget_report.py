@@ -41,6 +41,15 @@ def summarise(records: list[dict[str, Any]], rows: list[str]) -> list[dict[str, 
     return out
 
 
+def variant(cfg: dict[str, Any]) -> str:
+    """What a bisect run changed in the recipe (`--crop-scale`, `--set`), as a sentence; empty for the default."""
+    parts = []
+    if cfg.get("crop_scale"):
+        parts.append("crop area range {:g}-{:g} instead of 0.2-1".format(*cfg["crop_scale"]))
+    parts += [f"{k} = {v}" for k, v in (cfg.get("set") or {}).items()]
+    return f" Recipe changed for every row: {', '.join(parts)}." if parts else ""
+
+
 def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     env, cfg = meta["environment"], meta["config"]
     lines = [
@@ -51,8 +60,7 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"(tests/helpers.py; `tiny` width {cfg['width']} except the ViTs), batch {cfg['batch_size']}, AdamW, warm-up "
         "then cosine; `random:<method>` is that method's network at the same seed with no training (the weights the "
         "trained run started from); `efficientnet_lite0_imagenet` is frozen ImageNet-1k EfficientNet-Lite0 at "
-        f"{cfg['imagenet_size']} px." + (" Crop area range {:g}-{:g} instead of the recipe's 0.2-1 (`--crop-scale`)."
-                                         .format(*cfg["crop_scale"]) if cfg.get("crop_scale") else ""), "",
+        f"{cfg['imagenet_size']} px.{variant(cfg)}", "",
         f"Protocol: linear probe {cfg['probe_epochs']} epochs on frozen, un-augmented features (lr from "
         "{1e-3, 3e-3, 1e-2} chosen on val), kNN k = 200, T = 0.07 against the whole train split, and top-1 after "
         f"fine-tuning the whole network for {cfg['finetune_epochs']} epochs on a per-class seeded 10 % of the "

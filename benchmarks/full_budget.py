@@ -122,27 +122,29 @@ def network(name: str, width: int, crop_scale: tuple[float, float] | None = None
     `overrides` are constructor arguments over the recipe (`--set`)."""
     from common import METHOD_ARGS
 
-    aug: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(overrides or {})
     if crop_scale is not None:
         if METHOD_ARGS[name.removeprefix("supervised:")].get("augment", {}) is None:
             raise SystemExit(f"--crop-scale applies to methods trained on SimCLR views; '{name}' makes its own views")
-        aug = {"augment": {"crop_scale": tuple(crop_scale)}}
-    aug.update(overrides or {})
+        extra["augment"] = {"crop_scale": tuple(crop_scale)}
     if not name.startswith("supervised:"):
-        return build_method(name, width=width, **aug)
+        try:
+            return build_method(name, width=width, **extra)
+        except TypeError as e:  # an unknown --set key
+            raise SystemExit(f"--set for {name}: {e}") from None
     own = METHOD_ARGS[name.removeprefix("supervised:")]
     keep = {k: own[k] for k in ("backbone", "backbone_kwargs", "lr", "weight_decay") if k in own}
     if "vit" in keep.get("backbone", ""):  # MAE and I-JEPA size their ViT themselves; plain supervised does not
         keep["backbone_kwargs"] = {"img_size": 28, **keep["backbone_kwargs"]}
-    return build_method("supervised", width=width, **keep, **aug)
+    return build_method("supervised", width=width, **keep, **extra)
 
 
 def run_dir(args: argparse.Namespace, base: str, seed: int, train_samples: int) -> str:
     """Where the trained run of (base method, seed) keeps its `last.ckpt`."""
-    crop = "" if args.crop_scale is None else "_crop{:g}-{:g}".format(*args.crop_scale)
-    crop += "".join(f"_{k}{v}" for k, v in sorted((args.set or {}).items()))
+    variant = "" if args.crop_scale is None else "_crop{:g}-{:g}".format(*args.crop_scale)
+    variant += "".join(f"_{k}{v}" for k, v in sorted((args.set or {}).items()))
     return os.path.join(args.ckpt_dir,
-                        f"{base.replace(':', '_')}_seed{seed}_e{args.epochs}_n{train_samples}_w{args.width}{crop}")
+                        f"{base.replace(':', '_')}_seed{seed}_e{args.epochs}_n{train_samples}_w{args.width}{variant}")
 
 
 def saved_encoder(method: str, seed: int, args: argparse.Namespace, train_samples: int) -> Any:
