@@ -70,7 +70,8 @@ def test_every_ssl_method_beats_its_random_twin():
 
 
 # Bisects of the gap to supervised (benchmarks/results/supervised_gap.md): the same harness at another width or crop.
-BISECTS = {"full_fashion_mnist_w32": {"width": 32}, "full_fashion_mnist_crop04": {"width": 16, "crop_scale": [0.4, 1.0]}}
+BISECTS = {"full_fashion_mnist_w32": {"width": 32}, "full_fashion_mnist_crop04": {"width": 16, "crop_scale": [0.4, 1.0]},
+           "full_fashion_mnist_proj2048": {"width": 16, "overrides": {"proj_hidden_dim": 2048, "proj_output_dim": 2048}}}
 
 
 @pytest.mark.parametrize("name", ["full_fashion_mnist", *BISECTS])
