@@ -69,7 +69,8 @@ def test_every_ssl_method_beats_its_random_twin():
             assert ours > rand, f"{method} {key} {ours:.4f} does not beat {twin} {rand:.4f}"
 
 
-# Bisects of the gap to supervised (benchmarks/results/supervised_gap.md): the same harness at another width or crop.
+# Bisects of the gap to supervised (benchmarks/results/supervised_gap.md): the same harness at another width, crop
+# or projector, each keyed by the setting its records must carry.
 BISECTS = {"full_fashion_mnist_w32": {"width": 32}, "full_fashion_mnist_crop04": {"width": 16, "crop_scale": [0.4, 1.0]},
            "full_fashion_mnist_proj2048": {"width": 16, "overrides": {"proj_hidden_dim": 2048, "proj_output_dim": 2048}}}
 
