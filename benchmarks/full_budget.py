@@ -47,7 +47,9 @@ def image_methods() -> list[str]:
 
 def default_plan() -> list[str]:
     """`method@seed` in campaign order: seed 0 of SimCLR, its random twin, supervised, BYOL, VICReg, then every
-    other method (ViT twins just before their methods) and ImageNet; then seeds 1 and 2 of THREE_SEEDS."""
+    other method (ViT twins just before their methods, and MAE's supervised twin on its ViT just after it: MAE is the
+    best linear probe, so its own architecture's supervised row is the comparison the issue asks for) and ImageNet;
+    then seeds 1 and 2 of THREE_SEEDS."""
     rest = []
     for m in image_methods():
         if m in FIRST:
@@ -55,6 +57,8 @@ def default_plan() -> list[str]:
         if m in ("mae", "ijepa"):
             rest.append(f"random:{m}")
         rest.append(m)
+        if m == "mae":
+            rest.append("supervised:mae")
     order = [*FIRST, IMAGENET, *rest]
     return [f"{m}@0" for m in order] + [f"{m}@{s}" for s in (1, 2) for m in THREE_SEEDS if m.split(":")[-1] in METHODS]
 

@@ -121,6 +121,8 @@ def test_supervised_twin_trains_labels_on_the_methods_own_backbone():
     group = twin.optimizer_factory([{"params": [torch.zeros(1, requires_grad=True)]}]).param_groups[0]
     assert group["weight_decay"] == 0.05 and group["lr"] == 1e-3
     assert full_budget.parse_run("supervised:mae@2") == ("supervised:mae", 2)
+    plan = full_budget.default_plan()  # the campaign runs MAE's own supervised row right after it
+    assert plan[plan.index("mae@0") + 1] == "supervised:mae@0"
     with pytest.raises(SystemExit, match="supervised:<method>"):
         full_budget.parse_run("supervised:nope@0")
 

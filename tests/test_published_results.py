@@ -24,7 +24,7 @@ MEASURED = {
     "simclr": (0.841, 0.805), "byol": (0.841, 0.807), "vicreg": (0.855, 0.804), "mocov2": (0.842, 0.804),
     "mocov3": (0.848, 0.804), "simsiam": (0.827, 0.789), "barlow_twins": (0.847, 0.806), "rotation": (0.857, 0.797),
     "jigsaw": (0.774, 0.758), "inpainting": (0.823, 0.761), "dino": (0.859, 0.805), "lejepa": (0.848, 0.819),
-    "ijepa": (0.830, 0.780), "mae": (0.875, 0.827), "supervised": (0.896, 0.874),
+    "ijepa": (0.830, 0.780), "mae": (0.875, 0.827), "supervised": (0.896, 0.874), "supervised:mae": (0.878, 0.868),
 }
 VIT_METHODS = ("mae", "ijepa")  # scored against a random ViT; the rest against the random tiny conv net
 
@@ -61,12 +61,24 @@ def test_full_budget_scores_keep_their_floors(method):
 
 def test_every_ssl_method_beats_its_random_twin():
     records = _records("full_fashion_mnist")
-    methods = {r["method"] for r in records} - {"supervised", "efficientnet_lite0_imagenet"}
-    for method in sorted(m for m in methods if not m.startswith("random:")):
+    methods = {r["method"] for r in records} - {"efficientnet_lite0_imagenet"}
+    for method in sorted(m for m in methods if not m.startswith(("random:", "supervised"))):
         twin = f"random:{method}" if method in VIT_METHODS else "random:simclr"
         for key in ("linear_top1", "knn_top1"):
             ours, rand = _mean(records, method, key), _mean(records, twin, key)
             assert ours > rand, f"{method} {key} {ours:.4f} does not beat {twin} {rand:.4f}"
+
+
+def test_best_ssl_linear_probe_is_within_three_points_of_supervised_on_its_own_backbone():
+    """Issue 12's bar: the best SSL linear probe within 3 points of supervised-from-scratch on the same backbone and
+    budget (`supervised` for the conv net, `supervised:<method>` for a ViT method)."""
+    records = _records("full_fashion_mnist")
+    ssl = {r["method"] for r in records} - {"efficientnet_lite0_imagenet"}
+    ssl = {m for m in ssl if not m.startswith(("random:", "supervised"))}
+    best = max(ssl, key=lambda m: _mean(records, m, "linear_top1"))
+    baseline = f"supervised:{best}" if best in VIT_METHODS else "supervised"
+    gap = _mean(records, baseline, "linear_top1") - _mean(records, best, "linear_top1")
+    assert gap <= 0.03, f"best SSL {best} trails {baseline} by {100 * gap:.1f} points"
 
 
 # Bisects of the gap to supervised (benchmarks/results/supervised_gap.md): the same harness at another width, crop
