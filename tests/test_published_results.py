@@ -81,10 +81,12 @@ def test_best_ssl_linear_probe_is_within_three_points_of_supervised_on_its_own_b
     assert gap <= 0.03, f"best SSL {best} trails {baseline} by {100 * gap:.1f} points"
 
 
-# Bisects of the gap to supervised (benchmarks/results/supervised_gap.md): the same harness at another width, crop
-# or projector, each keyed by the setting its records must carry.
+# Bisects of the gap to supervised (benchmarks/results/supervised_gap.md): the same harness at another width, crop,
+# projector or colour jitter, each keyed by the setting its records must carry.
 BISECTS = {"full_fashion_mnist_w32": {"width": 32}, "full_fashion_mnist_crop04": {"width": 16, "crop_scale": [0.4, 1.0]},
-           "full_fashion_mnist_proj2048": {"width": 16, "overrides": {"proj_hidden_dim": 2048, "proj_output_dim": 2048}}}
+           "full_fashion_mnist_proj2048": {"width": 16, "overrides": {"proj_hidden_dim": 2048, "proj_output_dim": 2048}},
+           "full_fashion_mnist_jitter1": {"width": 16,
+                                          "overrides": {"augment": {"crop_scale": [0.2, 1.0], "jitter_strength": 1.0}}}}
 
 
 @pytest.mark.parametrize("name", ["full_fashion_mnist", *BISECTS])
