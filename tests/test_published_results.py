@@ -37,6 +37,12 @@ def _mean(records: list[dict], method: str, key: str) -> float:
     return statistics.mean(r[key] for r in records if r["method"] == method)
 
 
+def _ssl_methods(records: list[dict]) -> list[str]:
+    """The self-supervised rows: not a random twin, a supervised baseline or the ImageNet encoder."""
+    methods = {r["method"] for r in records} - {"efficientnet_lite0_imagenet"}
+    return sorted(m for m in methods if not m.startswith(("random:", "supervised")))
+
+
 def test_full_budget_records_are_complete():
     records = _records("full_fashion_mnist")
     for r in records:
@@ -61,8 +67,7 @@ def test_full_budget_scores_keep_their_floors(method):
 
 def test_every_ssl_method_beats_its_random_twin():
     records = _records("full_fashion_mnist")
-    methods = {r["method"] for r in records} - {"efficientnet_lite0_imagenet"}
-    for method in sorted(m for m in methods if not m.startswith(("random:", "supervised"))):
+    for method in _ssl_methods(records):
         twin = f"random:{method}" if method in VIT_METHODS else "random:simclr"
         for key in ("linear_top1", "knn_top1"):
             ours, rand = _mean(records, method, key), _mean(records, twin, key)
@@ -73,9 +78,7 @@ def test_best_ssl_linear_probe_is_within_three_points_of_supervised_on_its_own_b
     """Issue 12's bar: the best SSL linear probe within 3 points of supervised-from-scratch on the same backbone and
     budget (`supervised` for the conv net, `supervised:<method>` for a ViT method)."""
     records = _records("full_fashion_mnist")
-    ssl = {r["method"] for r in records} - {"efficientnet_lite0_imagenet"}
-    ssl = {m for m in ssl if not m.startswith(("random:", "supervised"))}
-    best = max(ssl, key=lambda m: _mean(records, m, "linear_top1"))
+    best = max(_ssl_methods(records), key=lambda m: _mean(records, m, "linear_top1"))
     baseline = f"supervised:{best}" if best in VIT_METHODS else "supervised"
     gap = _mean(records, baseline, "linear_top1") - _mean(records, best, "linear_top1")
     assert gap <= 0.03, f"best SSL {best} trails {baseline} by {100 * gap:.1f} points"
