@@ -6,12 +6,12 @@ channel count; all augmentation happens on the device. Labels of unlabelled imag
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import lightning as L
 import torch
 import torch.nn.functional as F
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler, Subset
+
+from vision_ssl.data.sampling import train_sampler
 
 
 def missing_data_error(name: str, folder: str, command: str = "make data") -> FileNotFoundError:
@@ -79,28 +79,6 @@ def in_memory(dataset: Dataset) -> bool:
     return isinstance(dataset, TensorImageDataset)
 
 
-class ResumableSampler(Sampler[int]):
-    """Shuffles with a generator seeded by (seed, epoch) and, on a resumed run, skips the samples of the batches
-    the interrupted run already trained on in this epoch, so a resumed run sees exactly the batches an unbroken
-    run would. `skip_batches` is asked at the start of every epoch's iteration.
-    """
-
-    def __init__(self, num_samples: int, batch_size: int, seed: int, skip_batches: Callable[[], int]) -> None:
-        self.num_samples, self.batch_size, self.seed = num_samples, batch_size, seed
-        self.skip_batches, self.epoch = skip_batches, 0
-
-    def set_epoch(self, epoch: int) -> None:  # called by Lightning before each epoch
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.num_samples
-
-    def __iter__(self) -> Iterator[int]:
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(self.num_samples, generator=g)
-        return iter(order[self.skip_batches() * self.batch_size :].tolist())
-
-
 class ImageDataModule(L.LightningDataModule):
     """Base of the image data modules: subclasses set `num_classes` and implement `load_split`.
 
@@ -166,17 +144,6 @@ class ImageDataModule(L.LightningDataModule):
         if stage in (None, "test") and self.test_set is None:
             self.test_set = self.load_split("test")
 
-    def _batches_done_this_epoch(self) -> int:
-        """Batches of the current epoch already trained on by the run this one resumes (0 when not resuming).
-
-        Lightning restores its loop progress but does not fast-forward data loaders; we do it in the sampler.
-        Under DDP Lightning wraps the sampler in a distributed one, so there a resumed epoch starts afresh.
-        """
-        trainer = self.trainer
-        if trainer is None or not trainer.fit_loop.restarting or trainer.world_size > 1:
-            return 0
-        return int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
-
     def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before asking for data loaders")
@@ -185,16 +152,19 @@ class ImageDataModule(L.LightningDataModule):
                 f"the training split has {len(dataset)} images, fewer than batch_size={self.batch_size}; "
                 "lower data.batch_size or raise data.max_train_samples"
             )
-        sampler: Sampler[int] | None = None
-        if train:
-            sampler = ResumableSampler(len(dataset), self.batch_size, self.seed, self._batches_done_this_epoch)
         common = dict(num_workers=self.num_workers, pin_memory=torch.cuda.is_available(),
                       persistent_workers=self.num_workers > 0)
-        if in_memory(dataset):  # one slice per batch: the sampler yields index lists, nothing is collated
-            batches = BatchSampler(sampler or SequentialSampler(dataset), self.batch_size, drop_last=train)
+        batched = in_memory(dataset)  # one slice per batch: the sampler yields index lists, nothing is collated
+        if train:
+            sampler: Sampler = train_sampler(self, len(dataset), self.batch_size, self.seed, batched)
+            if batched:
+                return DataLoader(dataset, sampler=sampler, batch_size=None, **common)  # type: ignore[arg-type]
+            # full batches only (drop_last): contrastive losses and BatchNorm want them
+            return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=True, **common)  # type: ignore[arg-type]
+        if batched:
+            batches = BatchSampler(SequentialSampler(dataset), self.batch_size, drop_last=False)  # type: ignore[arg-type]
             return DataLoader(dataset, sampler=batches, batch_size=None, **common)  # type: ignore[arg-type]
-        # drop_last: contrastive losses and BatchNorm want full batches
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=train, **common)  # type: ignore[arg-type]
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=False, **common)  # type: ignore[arg-type]
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, train=True)

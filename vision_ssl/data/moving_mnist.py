@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets
 
 from vision_ssl.data.base import fit_channels, missing_data_error, resize_uint8
+from vision_ssl.data.sampling import train_sampler
 
 SPLIT_CODE = {"train": 0, "val": 1, "test": 2}
 
@@ -195,9 +196,10 @@ class StochasticMovingMNISTDataModule(L.LightningDataModule):
     def _loader(self, split: str) -> DataLoader:
         if not self.sets:
             raise RuntimeError("call setup() before asking for data loaders")
-        train = split == "train"
+        train, data = split == "train", self.sets[split]
         return DataLoader(
-            self.sets[split], batch_size=self.batch_size, shuffle=train, drop_last=train and len(self.sets[split]) >= self.batch_size,
+            data, batch_size=self.batch_size, sampler=train_sampler(self, len(data), self.batch_size, self.seed) if train else None,
+            drop_last=train and len(data) >= self.batch_size,
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
         )  # fmt: skip
 

@@ -26,6 +26,7 @@ from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms.v2 import functional as TF
 
 from vision_ssl.data.base import fit_channels, missing_data_error
+from vision_ssl.data.sampling import train_sampler
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -114,6 +115,7 @@ class VideoClipDataModule(L.LightningDataModule):
         max_frames: decode at most this many frames per source.
         batch_size: per-process batch size.
         num_workers: data-loader workers.
+        seed: seed of the training order (a new order every epoch, drawn from seed and epoch).
     """
 
     num_classes: int = 1  # unlabelled: labels are -1
@@ -131,6 +133,7 @@ class VideoClipDataModule(L.LightningDataModule):
         max_frames: int | None = None,
         batch_size: int = 16,
         num_workers: int = 0,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -169,10 +172,10 @@ class VideoClipDataModule(L.LightningDataModule):
     def _loader(self, split: str) -> DataLoader:
         if not self.sets:
             raise RuntimeError("call setup() before asking for data loaders")
-        train = split == "train"
+        train, data, bs = split == "train", self.sets[split], self.hparams.batch_size
         return DataLoader(
-            self.sets[split], batch_size=self.hparams.batch_size, shuffle=train,
-            drop_last=train and len(self.sets[split]) >= self.hparams.batch_size,
+            data, batch_size=bs, sampler=train_sampler(self, len(data), bs, self.hparams.seed) if train else None,
+            drop_last=train and len(data) >= bs,
             num_workers=self.hparams.num_workers, persistent_workers=self.hparams.num_workers > 0,
         )  # fmt: skip
 
