@@ -5,7 +5,8 @@
     vision-ssl test --config configs/demo.yaml --ckpt_path runs/demo/version_0/checkpoints/last.ckpt
 
 `data.num_classes`, `data.image_size` and `data.channels` are linked into the model. The best checkpoint on
-`val/probe_top1` is configured under `checkpoint.*`, the one `last.ckpt` (every N steps and at the end) under
+`val/probe_top1` is configured under `checkpoint.*` (with unlabelled data and no `monitor.eval_data` there is no
+such key, so only `last.ckpt` is kept), the one `last.ckpt` (every N steps and at the end) under
 `last_checkpoint.*`; logs go to TensorBoard under `runs/`. A half-precision config run without a GPU runs in
 32-true and says so (bf16 is kept on CPUs with bf16 instructions, where it is faster than fp32).
 """
@@ -175,6 +176,21 @@ class VisionSSLCLI(LightningCLI):
 
     def before_fit(self) -> None:
         self._check_last()
+        self._label_free_checkpoints()
+
+    def _label_free_checkpoints(self) -> None:
+        """Unlabelled data and no labelled evaluation set: nothing logs `val/probe_top1`, so the best-checkpoint
+        callback left on that default is switched off and `last.ckpt` is the run's checkpoint."""
+        if getattr(self.model, "probe", True) is not None:
+            return
+        if any(isinstance(cb, ValidationMonitor) and cb.eval_data is not None for cb in self.trainer.callbacks):
+            return  # the monitor logs val/probe_top1 and val/knn_top1 from the evaluation set
+        for cb in self.trainer.checkpoint_callbacks:
+            if type(cb) is ModelCheckpoint and cb.monitor == "val/probe_top1" and cb.save_top_k:
+                cb.save_top_k = 0
+                rank_zero_info("vision-ssl: the data has no labels and no monitor.eval_data is given, so no "
+                               "val/probe_top1 is logged: keeping last.ckpt only (give monitor.eval_data, a labelled "
+                               "data module, to select checkpoints on its val/probe_top1)")
 
     def before_test(self) -> None:
         self._check_last()

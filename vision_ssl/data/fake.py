@@ -30,19 +30,20 @@ class FakeDataModule(ImageDataModule):
 
     Args:
         num_samples: images in the training split (the test split has a quarter as many).
-        num_classes: number of classes.
+        num_classes: number of classes; 0: unlabelled (images of 4 kinds, every label -1), as a folder of photos.
     """
 
     name = "fake"
 
     def __init__(self, *args, num_samples: int = 256, num_classes: int = 4, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        if num_classes == 1 or num_classes < 0:
+            raise ValueError(f"num_classes must be 0 (unlabelled) or >= 2, got {num_classes}")
         self.num_samples, self.num_classes = num_samples, num_classes
 
     def load_split(self, split: str) -> TensorImageDataset:
-        n = self.num_samples if split == "train" else max(self.num_classes, self.num_samples // 4)
+        kinds = self.num_classes or 4
+        n = self.num_samples if split == "train" else max(kinds, self.num_samples // 4)
         seed = self.seed + (0 if split == "train" else 1)
-        images, labels = make_fake_images(n, self.num_classes, self.image_size, 3, seed)
-        return TensorImageDataset(images, labels, self.channels)
+        images, labels = make_fake_images(n, kinds, self.image_size, 3, seed)
+        return TensorImageDataset(images, labels if self.num_classes else torch.full_like(labels, -1), self.channels)

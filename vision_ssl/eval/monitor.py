@@ -9,6 +9,15 @@ the number to report is the offline `vision-ssl knn` on frozen, clean features.
 of the same validation images) come from `vision_ssl.metrics.collapse`; a warning is emitted when they show
 collapse, and non-finite validation features stop the run with the non-finite message.
 
+With `eval_data`, a labelled data module given apart from the (possibly unlabelled) pretraining data, every
+validation epoch also extracts clean features of its train and val splits with the backbone in eval mode and logs
+the kNN top-1 and the top-1 of a linear classifier fitted on them: as `val/knn_top1` and `val/probe_top1` when the
+method has no online probe (unlabelled pretraining data; these keys can then select checkpoints), else as
+`val/eval_knn_top1` and `val/eval_probe_top1`. Run it every N epochs with `trainer.check_val_every_n_epoch: N`.
+
+    vision-ssl fit -c configs/demo.yaml --data UnlabeledFolderDataModule --data.root photos \
+        --monitor.eval_data FashionMNISTDataModule --monitor.eval_data.root data
+
 `vision-ssl fit` adds it to every run (`vision_ssl.cli`); add it to a hand-built Trainer with
 `callbacks=[ValidationMonitor()]`.
 """
@@ -19,11 +28,15 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
+from vision_ssl.data.base import ImageDataModule
+from vision_ssl.eval.features import extract_features
+from vision_ssl.eval.linear_probe import probe_features
 from vision_ssl.methods.base import SSLMethod
 from vision_ssl.methods.checks import nonfinite_error
 from vision_ssl.metrics.collapse import collapse_stats, warn_if_collapsed
-from vision_ssl.metrics.knn import knn_predict
+from vision_ssl.metrics.knn import knn_predict, knn_top1
 from vision_ssl.utils.queue import FeatureQueue
 
 
@@ -35,13 +48,23 @@ class ValidationMonitor(L.Callback):
         max_val: validation images used per epoch (for kNN and the collapse statistics).
         k: kNN neighbours.
         temperature: kNN vote temperature.
+        eval_data: a labelled data module watched every validation epoch (its images are brought to the model's
+            image size and channels); None: none.
+        eval_max_train: images of `eval_data`'s train split used as the kNN bank and probe training set (seeded).
+        probe_epochs: epochs of the linear classifier fitted on `eval_data`'s features.
     """
 
-    def __init__(self, bank_size: int = 8192, max_val: int = 4096, k: int = 200, temperature: float = 0.07) -> None:
-        if bank_size < 1 or max_val < 2 or k < 1 or temperature <= 0:
-            raise ValueError(f"need bank_size >= 1, max_val >= 2, k >= 1, temperature > 0; got {bank_size}, "
-                             f"{max_val}, {k}, {temperature}")
+    def __init__(self, bank_size: int = 8192, max_val: int = 4096, k: int = 200, temperature: float = 0.07,
+                 eval_data: ImageDataModule | None = None, eval_max_train: int = 10_000, probe_epochs: int = 30) -> None:
+        if bank_size < 1 or max_val < 2 or k < 1 or temperature <= 0 or eval_max_train < 2 or probe_epochs < 1:
+            raise ValueError(f"need bank_size >= 1, max_val >= 2, k >= 1, temperature > 0, eval_max_train >= 2, "
+                             f"probe_epochs >= 1; got {bank_size}, {max_val}, {k}, {temperature}, {eval_max_train}, "
+                             f"{probe_epochs}")
+        if eval_data is not None and eval_data.num_classes < 2:
+            raise ValueError(f"monitor.eval_data must be labelled (>= 2 classes); {type(eval_data).__name__} has "
+                             f"num_classes={eval_data.num_classes}")
         self.bank_size, self.max_val, self.k, self.temperature = bank_size, max_val, k, temperature
+        self.eval_data, self.eval_max_train, self.probe_epochs = eval_data, eval_max_train, probe_epochs
         self.bank: FeatureQueue | None = None
         self.val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] = []
 
@@ -92,6 +115,35 @@ class ValidationMonitor(L.Callback):
             return
         for key, value in self.compute(pl_module.hparams.num_classes, f"at epoch {pl_module.current_epoch}").items():
             pl_module.log(f"val/{key}", value, sync_dist=True)
+        if self.eval_data is not None:
+            prefix = "val/" if pl_module.probe is None else "val/eval_"
+            for key, value in self.evaluate(pl_module).items():
+                pl_module.log(prefix + key, value, sync_dist=True)
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """Bring `eval_data` to the model's image size and channels, then load its splits."""
+        if self.eval_data is None or not isinstance(pl_module, SSLMethod):
+            return
+        dm, hp = self.eval_data, pl_module.hparams
+        if (dm.image_size, dm.channels) != (hp.image_size, hp.in_chans):
+            rank_zero_info(f"vision-ssl: monitor.eval_data images are brought to the model's {hp.image_size} px and "
+                           f"{hp.in_chans} channel(s) (given: {dm.image_size} px, {dm.channels})")
+            dm.image_size, dm.channels = hp.image_size, hp.in_chans
+        dm.max_train_samples = min(dm.max_train_samples or self.eval_max_train, self.eval_max_train)
+        dm.setup("fit")
+
+    @torch.no_grad()
+    def evaluate(self, model: SSLMethod) -> dict[str, float]:
+        """kNN and linear-probe top-1 of the backbone's clean features (eval mode) on `eval_data`'s val split."""
+        dm = self.eval_data
+        assert dm is not None and dm.train_set is not None and dm.val_set is not None
+        feats = {split: extract_features(model.backbone, model.normalize, data, dm.batch_size, model.device)
+                 for split, data in (("train", dm.train_set), ("val", dm.val_set))}
+        (tr_x, tr_y), (va_x, va_y) = feats["train"], feats["val"]
+        with torch.enable_grad(), torch.random.fork_rng(devices=[]):
+            probe = probe_features(feats, dm.num_classes, lrs=(1e-2,), epochs=self.probe_epochs)
+        knn = knn_top1(tr_x, tr_y, va_x, va_y, dm.num_classes, self.k, self.temperature)
+        return {"knn_top1": float(knn), "probe_top1": float(probe["val_top1"])}
 
     def compute(self, num_classes: int, where: str = "") -> dict[str, float]:
         """kNN top-1 (when the bank has labelled features) and collapse statistics; resets the validation store."""

@@ -25,7 +25,9 @@ from vision_ssl.methods.checks import (
     NonFiniteWatch,
     check_batch_size,
     check_checkpoint_method,
+    check_data_labels,
     check_image_size,
+    check_num_classes,
     check_recipe,
     read_aug_state,
     run_record,
@@ -44,7 +46,9 @@ class SSLMethod(L.LightningModule):
         backbone: backbone name (`tiny`, or any timm model name).
         backbone_kwargs: extra constructor arguments of the backbone (e.g. `{width: 16}` for `tiny`).
         cifar_stem: 3x3 stride-1 stem without max-pool for ResNets on small images.
-        num_classes: classes of the online probe (linked from `data.num_classes` by the CLI).
+        num_classes: classes of the online probe (linked from `data.num_classes` by the CLI); 0 for unlabelled data:
+            no online probe and no `*/probe_top1` (a labelled evaluation set can still be watched, see
+            `vision_ssl.eval.monitor.ValidationMonitor`).
         image_size: side of the augmented views (linked from `data.image_size` by the CLI).
         in_chans: input channels (linked from `data.channels` by the CLI); 1-channel batches are repeated to 3.
         mean: per-channel normalisation mean.
@@ -60,6 +64,7 @@ class SSLMethod(L.LightningModule):
     min_batch_size: int = 2  # per process: pairs to contrast and BatchNorm statistics
     decay_norm_and_bias: bool = True  # False where the paper excludes norms and biases from weight decay
     finite_check_every: int = 50  # steps between reads of the non-finite flag (each read is one host sync)
+    needs_labels: bool = False  # True for methods trained on labels (the supervised baseline)
 
     def __init__(
         self,
@@ -79,8 +84,7 @@ class SSLMethod(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        check_num_classes(num_classes, self.needs_labels, type(self).__name__)
         if len(mean) != in_chans or len(std) != in_chans:
             raise ValueError(f"mean/std need {in_chans} values (in_chans), got {len(mean)} and {len(std)}")
         if warmup_epochs < 0:
@@ -88,13 +92,13 @@ class SSLMethod(L.LightningModule):
         self.backbone = create_backbone(backbone, cifar_stem=cifar_stem, in_chans=in_chans, **(backbone_kwargs or {}))
         check_image_size(self.backbone, backbone, image_size)
         self.num_features: int = self.backbone.num_features
-        self.probe = nn.Linear(self.num_features, num_classes)
+        self.probe = nn.Linear(self.num_features, num_classes) if num_classes else None
         self.normalize = Normalize(None, mean, std)
         self.augment = check_recipe(self.default_augment() if augment is None else augment, image_size,
                                     self.num_views, type(self).__name__)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.val_top1 = torchmetrics.Accuracy("multiclass", num_classes=num_classes, ignore_index=-1)
-        self.test_top1 = self.val_top1.clone()
+        self.val_top1 = torchmetrics.Accuracy("multiclass", num_classes=num_classes, ignore_index=-1) if num_classes else None
+        self.test_top1 = None if self.val_top1 is None else self.val_top1.clone()
         # Augmentation RNG state: plain ints (no host sync to read them), checkpointed in `on_save_checkpoint`.
         self.aug_seed, self.aug_step = -1, 0
         self.finite = NonFiniteWatch()
@@ -126,9 +130,10 @@ class SSLMethod(L.LightningModule):
 
     # ----------------------------------------------------------------- data on the device
     def on_fit_start(self) -> None:
-        batch_size = getattr(getattr(self.trainer, "datamodule", None), "batch_size", None)
-        if batch_size is not None:
-            check_batch_size(batch_size, self.min_batch_size, type(self).__name__)
+        dm = getattr(self.trainer, "datamodule", None)
+        if getattr(dm, "batch_size", None) is not None:
+            check_batch_size(dm.batch_size, self.min_batch_size, type(self).__name__)
+        check_data_labels(self.hparams.num_classes, getattr(dm, "num_classes", None), type(dm).__name__)
         if self.aug_seed < 0:  # fresh run: derive from the seed Lightning set (seed_everything)
             self.aug_seed = torch.initial_seed() % (2**31)
 
@@ -154,7 +159,7 @@ class SSLMethod(L.LightningModule):
         self.finite.record(out.loss, out.logs, self.global_step)
         bs = labels.shape[0]
         total = out.loss
-        if out.features is not None:
+        if out.features is not None and self.probe is not None:
             probe_loss, top1 = probe_loss_and_top1(self.probe(out.features.detach()), labels)  # no grad to backbone
             self.log("train/probe_loss", probe_loss, batch_size=bs)
             self.log("train/probe_top1", top1, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
@@ -173,9 +178,11 @@ class SSLMethod(L.LightningModule):
         images, labels = batch
         return self.eval_probe(self(images), labels, self.test_top1, "test")
 
-    def eval_probe(self, features: torch.Tensor, labels: torch.Tensor, metric: torchmetrics.Metric,
+    def eval_probe(self, features: torch.Tensor, labels: torch.Tensor, metric: torchmetrics.Metric | None,
                    split: str) -> dict[str, torch.Tensor]:
         """Probe accuracy of clean features; returns them for the monitors (`vision_ssl.eval.monitor`)."""
+        if self.probe is None or metric is None:  # unlabelled data: the monitors alone
+            return {"features": features, "labels": labels}
         metric.update(self.probe(features), labels)
         self.log(f"{split}/probe_top1", metric, prog_bar=split == "val", batch_size=labels.shape[0], sync_dist=True)
         return {"features": features, "labels": labels}
@@ -203,9 +210,10 @@ class SSLMethod(L.LightningModule):
     # ----------------------------------------------------------------- optimisation
     def configure_optimizers(self) -> Any:
         # The probe: no weight decay, and no LARS trust ratio (a plain linear classifier on frozen features).
-        probe_group: dict[str, Any] = {"params": list(self.probe.parameters()), "weight_decay": 0.0, "lars": False}
+        probe = [] if self.probe is None else list(self.probe.parameters())
+        probe_group: dict[str, Any] = {"params": probe, "weight_decay": 0.0, "lars": False}
         if self.hparams.probe_lr is not None:
             probe_group["lr"] = self.hparams.probe_lr
-        groups = decay_groups(self, exclude=self.probe.parameters(), decay_norm_and_bias=self.decay_norm_and_bias)
-        return build_optimization(groups + [probe_group], self.trainer, self.optimizer_factory,
+        groups = decay_groups(self, exclude=probe, decay_norm_and_bias=self.decay_norm_and_bias)
+        return build_optimization(groups + ([probe_group] if probe else []), self.trainer, self.optimizer_factory,
                                   self.scheduler_factory, self.hparams.warmup_epochs)

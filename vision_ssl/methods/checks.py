@@ -50,6 +50,22 @@ def check_batch_size(batch_size: int, minimum: int, method: str) -> None:
         )
 
 
+def check_num_classes(num_classes: int, needs_labels: bool, method: str) -> None:
+    """0 (unlabelled data: no online probe) or at least 2 classes; a method trained on labels needs them."""
+    if num_classes == 0 and needs_labels:
+        raise ValueError(f"{method} is trained on labels, but the data has none (num_classes=0); give labelled "
+                         "data (a folder of class subfolders, labelled shards or a labelled dataset)")
+    if num_classes == 1 or num_classes < 0:
+        raise ValueError(f"num_classes must be 0 (unlabelled data, no online probe) or >= 2, got {num_classes}")
+
+
+def check_data_labels(num_classes: int, data_classes: int | None, data_name: str) -> None:
+    """The model's probe must not ask for labels the training data does not have."""
+    if data_classes == 0 and num_classes:
+        raise ValueError(f"the model has num_classes={num_classes} but {data_name} has no labels; set num_classes=0 "
+                         "for unlabelled data (the CLI links it from the data) or give labelled data")
+
+
 def nonfinite_error(what: str) -> FloatingPointError:
     """The error that stops a run whose loss, weights or features went NaN/inf; the last good checkpoint is kept."""
     return FloatingPointError(

@@ -28,6 +28,7 @@ class Supervised(SSLMethod):
     """
 
     num_views = 1
+    needs_labels = True
 
     def __init__(self, label_smoothing: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
