@@ -1,12 +1,15 @@
-"""Loader throughput on the same images: `ImageFolderDataModule` (one file per image) vs `StreamingImageDataModule`
-(LitData shards from `vision-ssl prepare-data`), images/s of full training epochs with N loader workers.
+"""Loader throughput on the same images: `ImageFolderDataModule` and `UnlabeledFolderDataModule` (one file per image)
+vs `StreamingImageDataModule` (LitData shards from `vision-ssl prepare-data`), images/s of full training epochs with N
+loader workers.
 
     python benchmarks/streaming_throughput.py                       # 4000 Fashion-MNIST images as 64x64 JPEGs
     python benchmarks/streaming_throughput.py --images 20000 --size 96 --workers 0 2 4
 
 The images are the first `--images` Fashion-MNIST training images (`make data`), upscaled to `--size` and written as
-JPEG files in class folders, then as shards. Both modules decode with `torchvision.io.decode_image`, resize to
-`--size` and yield uint8 batches, so the difference is the storage: many small files versus a few large chunks.
+JPEG files in class folders, then as shards; the unlabelled module reads the same files (it finds them recursively
+under `train/` and ignores the class folders). All decode with `vision_ssl.data.image_files` (JPEGs through
+`torchvision.io.decode_image`), resize to `--size` and yield uint8 batches, so the difference is the storage: many
+small files versus a few large chunks.
 An epoch's time includes starting its workers (the ImageFolder loader keeps them between epochs, the streaming one
 starts them per epoch) and is measured after one warm-up epoch (both read from the page cache then; on network
 storage files cost more per image). The modules alternate epoch by epoch so a shared machine's drift hits both.
@@ -26,7 +29,12 @@ import torch
 from common import RESULTS, environment, write_json
 from torchvision.io import encode_jpeg
 
-from vision_ssl.data import FashionMNISTDataModule, ImageFolderDataModule, StreamingImageDataModule
+from vision_ssl.data import (
+    FashionMNISTDataModule,
+    ImageFolderDataModule,
+    StreamingImageDataModule,
+    UnlabeledFolderDataModule,
+)
 from vision_ssl.data.base import resize_uint8
 from vision_ssl.data.shards import prepare
 
@@ -74,6 +82,7 @@ def main() -> None:
     rows = []
     for workers in a.workers:
         modules = {"ImageFolder": ImageFolderDataModule(root=str(work / "images"), num_workers=workers, **kw),
+                   "unlabelled": UnlabeledFolderDataModule(root=str(work / "images" / "train"), num_workers=workers, **kw),
                    "shards": StreamingImageDataModule(root=str(work / "shards"), num_workers=workers, **kw)}
         loaders = {}
         for name, dm in modules.items():
@@ -86,9 +95,11 @@ def main() -> None:
                 rates[name].append(epoch_rate(loaders[name]))
         med = {name: statistics.median(r) for name, r in rates.items()}
         rows.append({"workers": workers, "imagefolder_images_per_s": med["ImageFolder"],
-                     "shards_images_per_s": med["shards"], "ratio_shards_over_imagefolder": med["shards"] / med["ImageFolder"],
-                     "epochs": rates})
-        print(f"workers {workers}: ImageFolder {med['ImageFolder']:.0f} img/s, shards {med['shards']:.0f} img/s "
+                     "unlabelled_images_per_s": med["unlabelled"], "shards_images_per_s": med["shards"],
+                     "ratio_unlabelled_over_imagefolder": med["unlabelled"] / med["ImageFolder"],
+                     "ratio_shards_over_imagefolder": med["shards"] / med["ImageFolder"], "epochs": rates})
+        print(f"workers {workers}: ImageFolder {med['ImageFolder']:.0f} img/s, unlabelled folder {med['unlabelled']:.0f} "
+              f"img/s (x{med['unlabelled'] / med['ImageFolder']:.2f}), shards {med['shards']:.0f} img/s "
               f"(x{med['shards'] / med['ImageFolder']:.2f})")
     result = {"images": a.images, "size": a.size, "batch_size": a.batch_size, "format": "JPEG q90 from Fashion-MNIST",
               "folder_mib": folder_bytes / 2**20, "shards_mib": shard_bytes / 2**20, "prepare_images_per_s": write_rate,
@@ -100,7 +111,7 @@ def main() -> None:
 def write_markdown(r: dict, path: Path) -> None:
     env = r["environment"]
     lines = [
-        "# Loader throughput: ImageFolder files vs LitData shards",
+        "# Loader throughput: ImageFolder and unlabelled-folder files vs LitData shards",
         "",
         f"Command: `{env['command']}`",
         "",
@@ -111,19 +122,26 @@ def write_markdown(r: dict, path: Path) -> None:
         f"{r['images']} training images ({r['format']}, {r['size']}x{r['size']}), batches of {r['batch_size']}; "
         f"folder {r['folder_mib']:.1f} MiB of files, shards {r['shards_mib']:.1f} MiB of chunks (the same encoded bytes); "
         f"`prepare-data` wrote {r['prepare_images_per_s']:.0f} images/s with 1 worker. Median of "
-        f"{len(r['rows'][0]['epochs']['shards'])} full training epochs after a warm-up epoch, the two modules alternating.",
+        f"{len(r['rows'][0]['epochs']['shards'])} full training epochs after a warm-up epoch, the modules alternating; "
+        "UnlabeledFolder reads the same files as ImageFolder.",
         "",
-        "| loader workers | ImageFolder images/s (range) | shards images/s (range) | shards / ImageFolder |",
-        "| --- | --- | --- | --- |",
+        "| loader workers | ImageFolder images/s (range) | UnlabeledFolder images/s (range) | Unlabeled / ImageFolder "
+        "| shards images/s (range) | shards / ImageFolder |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for row in r["rows"]:
         spread = {k: f"{min(v):.0f}-{max(v):.0f}" for k, v in row["epochs"].items()}
         lines.append(f"| {row['workers']} | {row['imagefolder_images_per_s']:.0f} ({spread['ImageFolder']}) | "
+                     f"{row['unlabelled_images_per_s']:.0f} ({spread['unlabelled']}) | "
+                     f"**{row['ratio_unlabelled_over_imagefolder']:.2f}** | "
                      f"{row['shards_images_per_s']:.0f} ({spread['shards']}) | **{row['ratio_shards_over_imagefolder']:.2f}** |")
-    lines += ["", "Both loaders read from the page cache here, so this measures per-file overhead (open, stat, read of a small "
+    lines += ["", "ImageFolder and UnlabeledFolder decode with the same dataset class (`image_files.ImageFileDataset`), so "
+              "the gap between them is this machine's noise; with few batches per epoch the shards' per-epoch worker "
+              "start weighs more.", "", "The loaders read from the page cache here, so this measures per-file overhead (open, stat, read of a small "
               "file) against reading one large chunk, not network or object storage, where files cost far more per image "
               "and only the shards can be streamed. Two loader workers on 2 shared cores compete with the main process, "
-              "so they gain little; numbers move by 10-30% between runs on this shared machine."]
+              "so their gain varies; numbers move by 10-30% between runs on this shared machine, more with "
+              "short epochs (see the ranges)."]
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -48,6 +48,7 @@ DATAMODULES: dict[str, str] = {
     "cifar100": "vision_ssl.data.torchvision_data.CIFAR100DataModule",
     "stl10": "vision_ssl.data.torchvision_data.STL10DataModule",
     "image_folder": "vision_ssl.data.image_folder.ImageFolderDataModule",
+    "unlabeled_folder": "vision_ssl.data.unlabeled_folder.UnlabeledFolderDataModule",
     "fake": "vision_ssl.data.fake.FakeDataModule",
     "moving_mnist": "vision_ssl.data.moving_mnist.StochasticMovingMNISTDataModule",
     "video": "vision_ssl.data.video.VideoClipDataModule",

@@ -11,6 +11,7 @@ from vision_ssl.data.torchvision_data import (
     MNISTDataModule,
     STL10DataModule,
 )
+from vision_ssl.data.unlabeled_folder import UnlabeledFolderDataModule
 
 __all__ = [
     "CIFAR10DataModule",
@@ -23,6 +24,7 @@ __all__ = [
     "STL10DataModule",
     "StreamingImageDataModule",
     "TensorImageDataset",
+    "UnlabeledFolderDataModule",
 ]
 
 from vision_ssl.data.moving_mnist import StochasticMovingMNISTDataModule  # noqa: E402

@@ -2,58 +2,29 @@
 
 `train/` is split (seeded) into training and validation images for model selection; `val/` is the test
 split, used only for final reports (the ImageNet convention). Workers decode each file to uint8, resize the
-shorter side to `image_size` and centre-crop; augmentation happens on the device.
+shorter side to `image_size` and centre-crop (`vision_ssl.data.image_files`: JPEG, PNG, WebP, BMP, TIFF, 16-bit
+included); augmentation happens on the device.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
-import torch
-from lightning.pytorch.utilities import rank_zero_warn
-from PIL import Image
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
-from torchvision.io import ImageReadMode, decode_image
-from torchvision.transforms.v2 import functional as TF
 
-from vision_ssl.data.base import ImageDataModule, fit_channels, missing_data_error
+from vision_ssl.data.base import ImageDataModule, missing_data_error
+from vision_ssl.data.image_files import ImageFileDataset, drop_unreadable, readable
 
+__all__ = ["ImageFileDataset", "ImageFolderDataModule", "readable"]
 
-class ImageFileDataset(torch.utils.data.Dataset):
-    """(path, label) samples decoded to uint8 (C, size, size)."""
-
-    def __init__(self, samples: list[tuple[str, int]], size: int, channels: int) -> None:
-        self.samples, self.size, self.channels = samples, size, channels
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        path, label = self.samples[i]
-        try:
-            image = decode_image(path, mode=ImageReadMode.UNCHANGED)  # (C, H, W) uint8
-        except (RuntimeError, ValueError) as err:
-            raise ValueError(
-                f"cannot decode image '{path}': {err}. Remove or replace the file, or set "
-                "data.init_args.skip_corrupt: true to skip unreadable images"
-            ) from err
-        image = TF.resize(image, self.size, antialias=True)  # shorter side -> size
-        image = TF.center_crop(image, [self.size, self.size])
-        return fit_channels(image, self.channels), label
-
-
-def readable(path: str) -> bool:
-    """True when PIL can parse the file's header and structure (cheap; does not decode every pixel)."""
-    try:
-        with Image.open(path) as im:
-            im.verify()
-        return True
-    except Exception:  # noqa: BLE001 - any parse failure means unreadable
-        return False
+_LAYOUT = "a folder of class subfolders under train/ and val/"
 
 
 class ImageFolderDataModule(ImageDataModule):
     """Images in `root/train/<class>/` and `root/val/<class>/`; `num_classes` is the number of class folders.
+
+    Images smaller than `image_size` are upsampled (`UnlabeledFolderDataModule` asks first).
 
     Args:
         skip_corrupt: check every file when the split is loaded and drop unreadable ones, reporting how many
@@ -63,25 +34,39 @@ class ImageFolderDataModule(ImageDataModule):
 
     name = "ImageFolder"
 
-    def __init__(self, *args, skip_corrupt: bool = False, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, skip_corrupt: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.skip_corrupt = skip_corrupt
         self.skipped: dict[str, list[str]] = {}
         train_dir = os.path.join(self.root, "train")
         if not os.path.isdir(train_dir):
-            raise missing_data_error(self.name, train_dir, "a folder of class subfolders under train/ and val/")
+            raise missing_data_error(self.name, train_dir, _LAYOUT)
         self.classes, self.class_to_idx = find_classes(train_dir)
         self.num_classes = len(self.classes)
 
     def load_split(self, split: str) -> ImageFileDataset:
         folder = os.path.join(self.root, {"train": "train", "test": "val"}[split])
         if not os.path.isdir(folder):
-            raise missing_data_error(self.name, folder, "a folder of class subfolders under train/ and val/")
+            raise missing_data_error(self.name, folder, _LAYOUT)
+        if split == "test":
+            self._check_same_classes(folder)
         samples = make_dataset(folder, self.class_to_idx, extensions=IMG_EXTENSIONS)
         if self.skip_corrupt:
-            bad = [path for path, _ in samples if not readable(path)]
+            kept, bad = drop_unreadable([path for path, _ in samples], folder)
             if bad:
                 self.skipped[split] = bad
-                samples = [s for s in samples if s[0] not in set(bad)]
-                rank_zero_warn(f"skipped {len(bad)} unreadable image(s) of {folder} (first: {bad[0]})")
+                keep = set(kept)
+                samples = [s for s in samples if s[0] in keep]
         return ImageFileDataset(samples, self.image_size, self.channels)
+
+    def _check_same_classes(self, folder: str) -> None:
+        """The evaluation split must have the training split's classes, or label indices would mean other things."""
+        try:
+            classes = set(find_classes(folder)[0])
+        except FileNotFoundError:  # no class folder at all
+            classes = set()
+        if classes != set(self.classes):
+            train_only, eval_only = sorted(set(self.classes) - classes), sorted(classes - set(self.classes))
+            raise ValueError(f"the class folders of '{folder}' differ from those of '{os.path.join(self.root, 'train')}': "
+                             f"only in train: {train_only or 'none'}; only in {os.path.basename(folder)}: "
+                             f"{eval_only or 'none'}. Give both splits the same class folders")

@@ -14,16 +14,14 @@ import torch
 from litdata import StreamingDataLoader, StreamingDataset
 from litdata.utilities.subsample import shuffle_lists_together, subsample_filenames_and_roi
 from litdata.utilities.train_test_split import deepcopy_dataset
-from torchvision.io import ImageReadMode, decode_image
-from torchvision.transforms.v2 import functional as TF
+
+from vision_ssl.data.image_files import decode, fit_image
 
 
 def decode_bytes(data: Any, size: int, channels: int) -> torch.Tensor:
-    """Encoded image bytes -> uint8 (channels, size, size): shorter side resized to `size`, centre-cropped."""
-    buf = torch.frombuffer(bytearray(data), dtype=torch.uint8)  # a copy: LitData's buffer is read-only
-    image = decode_image(buf, mode=ImageReadMode.RGB if channels == 3 else ImageReadMode.GRAY)
-    image = TF.resize(image, size, antialias=True)
-    return TF.center_crop(image, [size, size])
+    """Encoded image bytes -> uint8 (channels, size, size) by the folder modules' rule (`image_files`): shorter side
+    resized to `size` (upsampled if smaller), centre-cropped; 16-bit PNGs scaled to 8 bits."""
+    return fit_image(decode(bytes(data)), size, channels, upscale_small=True, name="")
 
 
 class ShardImageDataset(StreamingDataset):

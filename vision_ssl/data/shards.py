@@ -1,6 +1,7 @@
 """`vision-ssl prepare-data SRC OUT`: an image folder or a torchvision dataset written as LitData shards.
 
     vision-ssl prepare-data path/to/images shards/mine          # ImageFolder: train/<class>/, val/<class>/
+    vision-ssl prepare-data path/to/photos shards/photos        # no class folders: unlabelled, label -1
     vision-ssl prepare-data fashion_mnist shards/fmnist --root data
 
 What `OUT` holds (read by `StreamingImageDataModule` from a local path or a bucket it was copied to):
@@ -30,11 +31,10 @@ import shutil
 from typing import Any
 
 import torch
-from PIL import Image
 from torchvision.datasets.folder import IMG_EXTENSIONS
 from tqdm import tqdm
 
-from vision_ssl.data.image_folder import readable
+from vision_ssl.data.image_files import IMAGE_EXTENSIONS, decode, list_images, readable
 
 META_FILE = "vision_ssl_shards.json"
 FORMAT = "vision_ssl.shards/1"
@@ -50,15 +50,23 @@ _JPEG, _PNG = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
 Item = list[Any]  # [path or row, label, index, name]: JSON-safe, as LitData's checkpoints store the inputs
 
 
-def _images_under(folder: str) -> list[str]:
+def _images_under(folder: str, extensions: tuple[str, ...] = IMG_EXTENSIONS) -> list[str]:
     """Image files under `folder` (recursively), sorted."""
-    found = [os.path.join(d, f) for d, _, files in os.walk(folder) for f in files if f.lower().endswith(IMG_EXTENSIONS)]
-    return sorted(found)
+    return list_images(folder, extensions)[0]
 
 
-def folder_splits(src: str) -> tuple[list[str], dict[str, list[Item]]]:
-    """Class names and per-split items of a folder: `src/train/<class>/` (+ `src/val/<class>/`), `src/<class>/`,
-    or a flat folder of images (unlabelled, label -1)."""
+def _class_folders(folder: str) -> list[str]:
+    """Subfolders of `folder` that hold images, sorted; none when images also lie loose in `folder` itself (a class
+    layout has no loose images) or when only one holds images (one class is no labelling)."""
+    loose = any(e.is_file() and e.name.lower().endswith(IMAGE_EXTENSIONS) for e in os.scandir(folder))
+    classes = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".") and _images_under(e.path))
+    return [] if loose or len(classes) < 2 else classes
+
+
+def folder_splits(src: str, unlabelled: bool = False) -> tuple[list[str], dict[str, list[Item]]]:
+    """Class names and per-split items of a folder: `src/train/<class>/` (+ `src/val/<class>/`) or `src/<class>/`
+    (labelled: two or more class folders and no loose images), else every image under `src` or `src/train/` at any
+    depth, unlabelled (classes [], labels -1). `unlabelled` ignores class folders."""
     if not os.path.isdir(src):
         raise FileNotFoundError(f"source folder '{src}' does not exist (give an image folder or one of "
                                 f"{', '.join(TORCHVISION_SOURCES)})")
@@ -66,7 +74,7 @@ def folder_splits(src: str) -> tuple[list[str], dict[str, list[Item]]]:
     if not os.path.isdir(roots["train"]):
         roots = {"train": src}
     class_dir = roots["train"]
-    classes = sorted(e.name for e in os.scandir(class_dir) if e.is_dir() and _images_under(e.path))
+    classes = [] if unlabelled else _class_folders(class_dir)
     splits: dict[str, list[Item]] = {}
     for split, folder in roots.items():
         if not os.path.isdir(folder):
@@ -74,11 +82,12 @@ def folder_splits(src: str) -> tuple[list[str], dict[str, list[Item]]]:
         if classes:
             pairs = [(p, label) for label, c in enumerate(classes) for p in _images_under(os.path.join(folder, c))]
         else:
-            pairs = [(os.path.join(folder, f), -1) for f in sorted(os.listdir(folder)) if f.lower().endswith(IMG_EXTENSIONS)]
+            pairs = [(p, -1) for p in _images_under(folder, IMAGE_EXTENSIONS)]
         splits[split] = [[p, label, i, os.path.relpath(p, folder)] for i, (p, label) in enumerate(pairs)]
     if not splits["train"]:
-        raise ValueError(f"no images found under '{class_dir}' (looked for {', '.join(IMG_EXTENSIONS)} files in class "
-                         "subfolders or directly in the folder)")
+        others = list_images(class_dir)[1]
+        raise ValueError(f"no images found under '{class_dir}' ({len(others)} other file(s)); looked for "
+                         f"{', '.join(IMAGE_EXTENSIONS)} files (any case) at any depth")
     return classes, splits
 
 
@@ -101,16 +110,15 @@ def torchvision_splits(name: str, root: str) -> tuple[list[str], dict[str, torch
 
 
 def encode_file(path: str) -> bytes:
-    """The file's bytes when it is a JPEG or PNG (what every decoder reads), else the image re-encoded as PNG."""
+    """The file's bytes when it is a JPEG or PNG (what every decoder reads), else the image decoded as the data
+    modules do (`image_files.decode`: 8-bit, 16-bit scaled, alpha dropped) and encoded as PNG."""
+    from torchvision.io import encode_png
+
     with open(path, "rb") as f:
         raw = f.read()
     if raw.startswith((_JPEG, _PNG)):
         return raw
-    with Image.open(io.BytesIO(raw)) as im:
-        im = im.convert("RGBA" if "A" in im.getbands() else ("L" if im.mode in ("1", "L", "I", "I;16") else "RGB"))
-        buf = io.BytesIO()
-        im.save(buf, format="PNG")
-    return buf.getvalue()
+    return encode_png(decode(raw)).numpy().tobytes()
 
 
 class EncodeSample:
@@ -164,7 +172,7 @@ def write_split(items: list[Item], folder: str, fn: EncodeSample, workers: int, 
 
 
 def prepare(src: str, out: str, root: str = "data", workers: int = 1, chunk_bytes: str = "64MB", seed: int = 0,
-            skip_corrupt: bool = False, overwrite: bool = False) -> dict[str, Any]:
+            skip_corrupt: bool = False, overwrite: bool = False, unlabelled: bool = False) -> dict[str, Any]:
     """Write `src` as shards under `out` and return the metadata written to `out/vision_ssl_shards.json`.
 
     Args:
@@ -176,6 +184,7 @@ def prepare(src: str, out: str, root: str = "data", workers: int = 1, chunk_byte
         seed: seed of the write order.
         skip_corrupt: leave unreadable images out (listed in the metadata) instead of stopping.
         overwrite: delete `out` and write it again.
+        unlabelled: write every image of a folder source with label -1, ignoring any class subfolders.
     """
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
@@ -189,8 +198,11 @@ def prepare(src: str, out: str, root: str = "data", workers: int = 1, chunk_byte
     if src in TORCHVISION_SOURCES:
         classes, images, splits = torchvision_splits(src, root)
     else:
-        classes, splits = folder_splits(src)
+        classes, splits = folder_splits(src, unlabelled)
         images = {}
+        shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
+        print(f"prepare-data: {len(classes)} class folders in '{src}' ({shown}); pass --unlabelled to ignore them"
+              if classes else f"prepare-data: no class folders in '{src}': writing its images unlabelled (label -1)")
     meta: dict[str, Any] = {"format": FORMAT, "source": src, "classes": classes, "seed": seed, "splits": {}, "skipped": {}}
     for split, items in splits.items():
         if not images:
@@ -226,5 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the write order (default 0)")
     p.add_argument("--skip-corrupt", action="store_true", help="leave unreadable images out instead of stopping")
     p.add_argument("--overwrite", action="store_true", help="delete OUT and write it again")
+    p.add_argument("--unlabelled", action="store_true",
+                   help="label every image -1, ignoring class subfolders (e.g. photos sorted into folders by date)")
     a = p.parse_args(argv)
-    prepare(a.src, a.out, a.root, a.workers, a.chunk_bytes, a.seed, a.skip_corrupt, a.overwrite)
+    prepare(a.src, a.out, a.root, a.workers, a.chunk_bytes, a.seed, a.skip_corrupt, a.overwrite, a.unlabelled)

@@ -4,13 +4,15 @@
       class_path: vision_ssl.data.StreamingImageDataModule
       init_args: {root: s3://bucket/shards/mine, image_size: 96, batch_size: 256, num_workers: 8}
 
-The loader workers read chunks (downloading them from a URL into `cache_dir`), decode each image with
-`torchvision.io.decode_image`, resize its shorter side to `image_size` and centre-crop, so batches are uint8
+The loader workers read chunks (downloading them from a URL into `cache_dir`), decode each image as the folder modules
+do (`vision_ssl.data.image_files`), resize its shorter side to `image_size` and centre-crop, so batches are uint8
 (B, C, S, S) as from the other data modules and augmentation stays on the device. Under DDP, LitData gives each rank
 its own part of the shuffled shards. The loader's position is part of every checkpoint: a resumed run (one process
 or several) continues the interrupted epoch without repeating or skipping a sample.
 
 Validation images are carved from `train/` (seeded, `val_fraction` of them, as in the other modules); `val/` is the test split.
+Shards of a folder without class folders are unlabelled: `num_classes` is 0 and labels are -1. Each training epoch
+draws a new order from (seed, epoch).
 """
 
 from __future__ import annotations
@@ -158,6 +160,11 @@ class StreamingImageDataModule(ImageDataModule):
 
     def train_dataloader(self) -> Any:
         self._train_loader = self._stream(self.train_set, train=True)
+        if self.trainer is not None:
+            # LitData shuffles by (seed, its own epoch counter), which counts the loader's passes and starts at 0 in a
+            # new loader; Lightning calls no set_epoch on it. A loader built at epoch e (reload_dataloaders_every_n_epochs)
+            # would repeat epoch 0's order, so its counter starts at the trainer's epoch (its next pass: e + 1).
+            self._train_loader.current_epoch = self.trainer.current_epoch
         if self._loader_state is not None:
             self._train_loader.load_state_dict(self._loader_state)
         return self._train_loader
