@@ -38,9 +38,10 @@ class PretrainedEncoder(nn.Module):
 
     def __init__(self, backbone: nn.Module, normalize: nn.Module, image_size: int, channels: int, spec: str) -> None:
         super().__init__()
-        self.backbone, self.normalize = backbone.eval(), normalize
+        self.backbone, self.normalize = backbone, normalize
         self.image_size, self.channels, self.spec = image_size, channels, spec
         self.num_features: int = int(getattr(backbone, "num_features", 0))
+        self.eval()
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (N, C, H, W) -> (N, channels, S, S): shorter side to S, centre crop, channels fitted."""
