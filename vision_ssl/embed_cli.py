@@ -14,6 +14,9 @@ FILE gets one row per image, in the order listed (folders: sorted paths; shards:
 - `.csv`: name, index, label, e0 ... e{D-1}.
 An unreadable image stops the run with its path, or with `--skip-corrupt` is left out and listed, as
 `ImageFolderDataModule` does. `--projector DIR` also writes a TensorBoard projector (names, labels, thumbnails).
+
+From Python: `vision_ssl.embed(encoder, images)` (vision_ssl/pretrained.py), which shares the encoder loading and the
+batched loop with this command, and reads folders and shards through `embed` below.
 """
 
 from __future__ import annotations
