@@ -161,3 +161,17 @@ def test_train_refuses_bad_names_and_keys_with_the_command_line_s_message(tmp_pa
     with pytest.raises(ValueError, match="Unknown method 'simclrr'"):
         vision_ssl.train("simclrr", "fake", out=str(tmp_path))
     assert not list(tmp_path.iterdir())  # refused before anything ran
+
+
+def test_data_is_mapped_to_its_data_module_by_what_is_on_disk(tmp_path):
+    from vision_ssl.api import UNLABELED_FOLDER, data_args
+    from vision_ssl.data.shards import META_FILE
+
+    (tmp_path / "classes" / "train" / "ant").mkdir(parents=True)
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / META_FILE).write_text("{}")
+    (tmp_path / "flat").mkdir()
+    assert data_args("cifar10") == ["--data", "vision_ssl.data.torchvision_data.CIFAR10DataModule"]
+    assert data_args(str(tmp_path / "classes"))[1].endswith("ImageFolderDataModule")
+    assert data_args(str(tmp_path / "shards"))[1].endswith("StreamingImageDataModule")
+    assert data_args(str(tmp_path / "flat")) == ["--data", UNLABELED_FOLDER, "--data.init_args.root", str(tmp_path / "flat")]
