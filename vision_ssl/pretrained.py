@@ -84,7 +84,9 @@ def load_encoder(spec: str | os.PathLike[str], image_size: int | None = None, se
             model = type(model)(**init_kwargs(model.hparams))
     hp = model.hparams
     size = image_size or int(hp.get("image_size", 32))
-    return PretrainedEncoder(model.backbone, model.normalize, size, int(hp.get("in_chans", 3)), spec)
+    backbone, normalize = model.backbone, model.normalize
+    assert isinstance(backbone, nn.Module) and isinstance(normalize, nn.Module)  # SSLMethod's (restore checks it)
+    return PretrainedEncoder(backbone, normalize, size, int(hp.get("in_chans", 3)), spec)
 
 
 class FileImages(Dataset):
@@ -224,7 +226,7 @@ def embed(encoder_or_checkpoint: PretrainedEncoder | str | os.PathLike[str], ima
         from PIL import Image
 
         if all(isinstance(p, str | os.PathLike) for p in images):
-            data: Dataset = FileImages([(os.fspath(p), -1) for p in images], enc.image_size, enc.channels)
+            data: FileImages | PILImages = FileImages([(os.fspath(p), -1) for p in images], enc.image_size, enc.channels)
         elif all(isinstance(p, Image.Image) for p in images):
             data = PILImages(list(images), enc)
         else:
