@@ -19,7 +19,7 @@ from vision_ssl.cli import main as cli
 from vision_ssl.data import StreamingImageDataModule
 from vision_ssl.data.shard_reader import decode_bytes
 from vision_ssl.data.shards import encode_file
-from vision_ssl.embed import load_backbone
+from vision_ssl.embed_cli import load_backbone
 from vision_ssl.methods import SimCLR
 
 

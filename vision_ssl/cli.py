@@ -33,6 +33,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_info
 import vision_ssl.data  # noqa: F401  (registers the data modules for short class names)
 import vision_ssl.methods  # noqa: F401  (registers the methods for short class names)
 from vision_ssl.eval.monitor import ValidationMonitor
+from vision_ssl.registry import short_class_paths
 from vision_ssl.utils.checkpoint import AtomicCheckpointIO, LastCheckpoint, load_checkpoint
 
 EXTRA_COMMANDS = {
@@ -42,7 +43,7 @@ EXTRA_COMMANDS = {
     "report": "vision_ssl.eval.report.main",
     "export": "vision_ssl.export.main",
     "prepare-data": "vision_ssl.data.shards.main",
-    "embed": "vision_ssl.embed.main",
+    "embed": "vision_ssl.embed_cli.main",
 }
 # Raised by our own checks with a message naming the bad value and what is allowed.
 USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError)
@@ -196,8 +197,13 @@ class VisionSSLCLI(LightningCLI):
         self._check_last()
 
 
-def build_cli(args: list[str] | None = None, run: bool = True) -> VisionSSLCLI:
-    """Parse `args` (default: sys.argv), build the trainer/model/data and run the subcommand."""
+def build_cli(args: list[str] | None = None, run: bool = True, parser_kwargs: dict[str, Any] | None = None) -> VisionSSLCLI:
+    """Parse `args` (default: sys.argv), build the trainer/model/data and run the subcommand.
+
+    `--model NAME` and `--data NAME` also take the short names of `vision_ssl.registry` (e.g. `--model simclr`).
+    `parser_kwargs` go to LightningCLI (`vision_ssl.train` passes `exit_on_error: False` to get exceptions).
+    """
+    args = short_class_paths(sys.argv[1:] if args is None else args)
     warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")  # Lightning vs new torch
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
@@ -211,6 +217,7 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> VisionSSLCLI:
         trainer_defaults=TRAINER_DEFAULTS,
         seed_everything_default=0,
         save_config_kwargs={"overwrite": True},
+        parser_kwargs=parser_kwargs,
         args=args,
         run=run,
     )

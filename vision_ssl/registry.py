@@ -3,7 +3,7 @@
 `BACKBONES` maps our own names to constructors taking `in_chans` and keyword options; any timm model name is
 accepted by `create_backbone` as well. `TIMM_BACKBONES` lists the timm models we test the contract on.
 `METHODS` and `DATAMODULES` map short names to import paths (resolved lazily so `import vision_ssl` stays
-cheap); the CLI accepts either the short name's class or a full `class_path`.
+cheap); the CLI's `--model` and `--data` accept a short name (`--model simclr`), a class name or a full `class_path`.
 """
 
 from __future__ import annotations
@@ -61,3 +61,18 @@ def resolve(table: dict[str, str], name: str, kind: str) -> type:
         raise ValueError(f"Unknown {kind} '{name}'. Valid {kind} names: {', '.join(sorted(table))}")
     module, _, attr = table[name].rpartition(".")
     return getattr(importlib.import_module(module), attr)
+
+
+def short_class_paths(args: list[str]) -> list[str]:
+    """CLI arguments with `--model NAME` / `--data NAME` (or `--model=NAME`) short names replaced by class paths."""
+    tables = {"--model": METHODS, "--data": DATAMODULES}
+    out = list(args)
+    for i, arg in enumerate(out):
+        flag, eq, value = arg.partition("=")
+        if flag not in tables:
+            continue
+        if eq and value in tables[flag]:
+            out[i] = f"{flag}={tables[flag][value]}"
+        elif not eq and i + 1 < len(out) and out[i + 1] in tables[flag]:
+            out[i + 1] = tables[flag][out[i + 1]]
+    return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import torch
@@ -11,17 +10,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from vision_ssl.data.base import ImageDataModule
 from vision_ssl.methods.base import SSLMethod
-from vision_ssl.utils.checkpoint import load_checkpoint
+from vision_ssl.methods.restore import import_path, init_kwargs, method_from_checkpoint
 
-
-def _import(path: str) -> Any:
-    module, _, attr = path.rpartition(".")
-    return getattr(importlib.import_module(module), attr)
-
-
-def init_kwargs(hparams: Any) -> dict[str, Any]:
-    """Constructor arguments from saved hyper-parameters (drops LightningCLI's private `_class_path` etc.)."""
-    return {k: v for k, v in dict(hparams).items() if not k.startswith("_")}
+__all__ = ["extract_features", "extract_splits", "init_kwargs", "load_run", "random_twin"]
 
 
 def load_run(ckpt_path: str, **data_overrides: Any) -> tuple[SSLMethod, ImageDataModule]:
@@ -35,23 +26,13 @@ def load_run(ckpt_path: str, **data_overrides: Any) -> tuple[SSLMethod, ImageDat
         FileNotFoundError: `ckpt_path` does not exist.
         ValueError: the file is empty, truncated, corrupt or not a vision_ssl checkpoint.
     """
-    ckpt = load_checkpoint(ckpt_path)
-    info = ckpt.get("vision_ssl")
-    if not info or "datamodule" not in info:
-        raise ValueError(
-            f"'{ckpt_path}' is not a vision_ssl training checkpoint (no 'vision_ssl' record of the method and "
-            "data module); give a checkpoint written by `vision-ssl fit`"
-        )
-    method_cls = _import(info["method"])
-    if not issubclass(method_cls, SSLMethod):
-        raise ValueError(
-            f"'{ckpt_path}' was written by {method_cls.__name__}, which has no image backbone to evaluate; the "
-            "evaluators take checkpoints of the image methods (SSLMethod subclasses such as SimCLR, BYOL, MAE)"
-        )
-    model = method_cls(**init_kwargs(ckpt["hyper_parameters"]))
-    model.load_state_dict(ckpt["state_dict"])
-    dm = _import(info["datamodule"])(**{**init_kwargs(info["datamodule_hparams"]), **data_overrides})
-    return model, dm
+    model, ckpt = method_from_checkpoint(ckpt_path)
+    info = ckpt["vision_ssl"]
+    if "datamodule" not in info:
+        raise ValueError(f"'{ckpt_path}' has no record of its data module; give data explicitly (e.g. "
+                         "`vision_ssl.load_encoder` and `vision_ssl.embed` need none)")
+    dm = import_path(info["datamodule"])(**{**init_kwargs(info["datamodule_hparams"]), **data_overrides})
+    return model, dm  # type: ignore[return-value]
 
 
 @torch.no_grad()

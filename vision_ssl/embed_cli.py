@@ -14,104 +14,49 @@ FILE gets one row per image, in the order listed (folders: sorted paths; shards:
 - `.csv`: name, index, label, e0 ... e{D-1}.
 An unreadable image stops the run with its path, or with `--skip-corrupt` is left out and listed, as
 `ImageFolderDataModule` does. `--projector DIR` also writes a TensorBoard projector (names, labels, thumbnails).
+
+From Python: `vision_ssl.embed(encoder, images)` (vision_ssl/pretrained.py), which shares the encoder loading and the
+batched loop with this command, and reads folders and shards through `embed` below.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import importlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
+from torch.utils.data import DataLoader
 
 from vision_ssl.data.base import resize_uint8
-from vision_ssl.data.image_folder import readable
-from vision_ssl.data.shards import META_FILE, encode_file, folder_splits
+from vision_ssl.data.shards import META_FILE
 from vision_ssl.data.streaming import StreamingImageDataModule, is_url
-from vision_ssl.eval.encoders import is_checkpoint_spec
-from vision_ssl.eval.features import init_kwargs, random_twin
-from vision_ssl.utils.checkpoint import load_checkpoint
+from vision_ssl.pretrained import FileImages, PretrainedEncoder, encode_batches, folder_source, load_encoder
+
+__all__ = ["FileImages", "embed", "folder_source", "load_backbone", "main", "write", "write_projector"]
 
 FORMATS = (".pt", ".npy", ".csv")
 
 
 def load_backbone(spec: str, image_size: int | None) -> tuple[nn.Module, nn.Module, int, int]:
     """(backbone, normalize, image side, channels) of an encoder spec; a checkpoint gives its own side unless set."""
-    if not is_checkpoint_spec(spec):
-        from vision_ssl.eval.imagenet import ImageNetEncoder
-
-        enc = ImageNetEncoder(spec, image_size=image_size or 224)
-        return enc.backbone, enc.normalize, image_size or 224, 3
-    from vision_ssl.methods.base import SSLMethod
-
-    path = spec.removeprefix("random:")
-    ckpt = load_checkpoint(path)
-    method = (ckpt.get("vision_ssl") or {}).get("method")
-    if not method:
-        raise ValueError(f"'{path}' is not a vision_ssl training checkpoint (no record of its method); give a "
-                         "checkpoint written by `vision-ssl fit`, or timm:NAME")
-    module, _, name = method.rpartition(".")
-    model = getattr(importlib.import_module(module), name)(**init_kwargs(ckpt["hyper_parameters"]))
-    if not isinstance(model, SSLMethod):
-        raise ValueError(f"'{path}' was written by {name}, which has no image backbone to embed with")
-    model.load_state_dict(ckpt["state_dict"])
-    if spec.startswith("random:"):
-        model = random_twin(model)
-    hp = model.hparams
-    return model.backbone, model.normalize, image_size or int(hp.get("image_size", 32)), int(hp.get("in_chans", 3))
+    enc = load_encoder(spec, image_size)
+    return enc.backbone, enc.normalize, enc.image_size, enc.channels
 
 
-class FileImages(Dataset):
-    """(uint8 image (C, S, S), label, index) of image files, decoded as the data modules decode them."""
-
-    def __init__(self, items: list[tuple[str, int]], size: int, channels: int) -> None:
-        self.items, self.size, self.channels = items, size, channels
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
-        from vision_ssl.data.shard_reader import decode_bytes, flat
-
-        path, label = self.items[i]
-        try:  # the bytes prepare-data would store: JPEG/PNG as they are, other formats (BMP, TIFF, ...) as PNG
-            image = decode_bytes(encode_file(path), self.size, self.channels)
-        except (RuntimeError, ValueError, OSError) as err:
-            raise ValueError(f"cannot decode image '{path}': {flat(err)}. Remove or replace the file, or pass "
-                             "--skip-corrupt to leave unreadable images out") from err
-        return image, label, i
-
-
-def folder_source(data: str, size: int, channels: int, skip_corrupt: bool) -> tuple[Dataset, list[str], list[str], list[str]]:
-    """Dataset, names (relative to `data`), class names and skipped names of an image folder."""
-    if not os.path.isdir(data):
-        raise FileNotFoundError(f"--data '{data}' does not exist (give an image folder or shards from prepare-data)")
-    classes, splits = folder_splits(data)
-    items = [(path, label) for split in splits.values() for path, label, _, _ in split]
-    skipped = []
-    if skip_corrupt:
-        skipped = [p for p, _ in tqdm(items, desc="checking", unit="img", leave=False) if not readable(p)]
-        bad = set(skipped)
-        items = [it for it in items if it[0] not in bad]
-        if not items:
-            raise ValueError(f"every image under '{data}' is unreadable ({len(skipped)} files)")
-    names = [os.path.relpath(p, data) for p, _ in items]
-    return FileImages(items, size, channels), names, classes, [os.path.relpath(p, data) for p in skipped]
-
-
-def embed(spec: str, data: str, image_size: int | None = None, batch_size: int = 256, workers: int = 2,
-          skip_corrupt: bool = False, device: str | None = None, thumbs: int = 0) -> dict[str, Any]:
+def embed(spec: str | PretrainedEncoder, data: str, image_size: int | None = None, batch_size: int = 256,
+          workers: int = 2, skip_corrupt: bool = False, device: str | None = None, thumbs: int = 0,
+          progress: bool | None = True) -> dict[str, Any]:
     """Embed every image of `data` with the encoder `spec` (see the module docstring); with `thumbs`, keep that many
     32x32 thumbnails for the projector."""
-    backbone, normalize, size, channels = load_backbone(spec, image_size)
+    enc = spec if isinstance(spec, PretrainedEncoder) else load_encoder(spec, image_size)
+    size, channels = enc.image_size, enc.channels
     shards = is_url(data) or os.path.isfile(os.path.join(data, META_FILE))
-    names: list[str]
+    names: list[str] = []
     skipped: list[str]
     loaders: list[Any]
     if shards:
@@ -121,39 +66,41 @@ def embed(spec: str, data: str, image_size: int | None = None, batch_size: int =
 
         splits = list(dm.meta["splits"])
         loaders = [ShardLoader(dm.shards(s, ids=True), batch_size=batch_size, num_workers=workers) for s in splits]
-        classes, skipped, names = dm.classes, [], []
+        classes, skipped = dm.classes, []
+        total = sum(int(dm.meta["splits"][s]) for s in splits)
     else:
         dataset, names, classes, skipped = folder_source(data, size, channels, skip_corrupt)
-        loaders, splits = [DataLoader(dataset, batch_size=batch_size, num_workers=workers)], [""]
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    backbone.eval().to(device)
-    normalize.to(device)
-    feats: list[torch.Tensor] = []
+        loaders, splits, total = [DataLoader(dataset, batch_size=batch_size, num_workers=workers)], [""], len(names)
     labels: list[torch.Tensor] = []
     indices: list[torch.Tensor] = []
     thumbnails: list[torch.Tensor] = []
-    total = sum(int(dm.meta["splits"][s]) for s in splits) if shards else len(names)
-    with torch.inference_mode(), tqdm(total=total, desc="embedding", unit="img") as bar:
+
+    def keep(batch: Any, split: str) -> None:
+        images, y, idx = batch[0], batch[1], batch[2]
+        if shards:
+            names.extend(f"{split}/{n}" for n in batch[3])
+        labels.append(torch.as_tensor(y))
+        indices.append(torch.as_tensor(idx))
+        if sum(t.shape[0] for t in thumbnails) < thumbs:
+            thumbnails.append(resize_uint8(images, 32))
+
+    def batches() -> Iterator[Any]:
         for split, loader in zip(splits, loaders, strict=True):
-            batches = iter(loader)
+            it = iter(loader)
             try:
-                for batch in batches:
-                    images, y, idx = batch[0], batch[1], batch[2]
-                    if shards:
-                        names += [f"{split}/{n}" for n in batch[3]]
-                    feats.append(backbone(normalize(images.to(device))).float().cpu())
-                    labels.append(torch.as_tensor(y))
-                    indices.append(torch.as_tensor(idx))
-                    if sum(t.shape[0] for t in thumbnails) < thumbs:
-                        thumbnails.append(resize_uint8(images, 32))
-                    bar.update(len(images))
+                for batch in it:
+                    keep(batch, split)
+                    yield batch
             except ValueError as err:  # a worker's error: its own message, one line
                 from vision_ssl.data.shard_reader import one_line, stop_workers
 
-                stop_workers(batches)  # the others would hold PyTorch's shutdown for 5 s
+                stop_workers(it)  # the others would hold PyTorch's shutdown for 5 s
                 raise ValueError(one_line(err)) from err
-    return {"embeddings": torch.cat(feats), "names": names, "indices": torch.cat(indices).long(),
-            "labels": torch.cat(labels).long(), "classes": list(classes), "encoder": spec, "skipped": skipped,
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    feats = encode_batches(enc, batches(), total, device, progress)
+    return {"embeddings": feats, "names": names, "indices": torch.cat(indices).long(),
+            "labels": torch.cat(labels).long(), "classes": list(classes), "encoder": enc.spec, "skipped": skipped,
             "thumbnails": torch.cat(thumbnails)[:thumbs] if thumbnails else None}
 
 
