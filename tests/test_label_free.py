@@ -107,3 +107,24 @@ def test_forced_num_classes_with_unlabelled_data_is_refused():
                         enable_progress_bar=False, enable_model_summary=False)
     with pytest.raises(ValueError, match="num_classes=10 but FakeDataModule has no labels"):
         trainer.fit(model, dm)
+
+
+@pytest.fixture(scope="module")
+def label_free_checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("label_free")
+    main(["fit", *TINY_SIMCLR, *UNLABELLED, "--data.init_args.image_size=16", "--data.init_args.batch_size=8",
+          "--trainer.max_epochs=1", f"--trainer.logger.init_args.save_dir={out}", f"--checkpoint.dirpath={out / 'ckpt'}"])
+    return str(out / "ckpt" / "last.ckpt")
+
+
+@pytest.mark.parametrize("command", [
+    ["probe", "--epochs", "2"], ["knn", "--k", "5"], ["finetune", "--epochs", "1", "--label-fractions", "1"],
+    ["report", "--probe-epochs", "2", "--projector-samples", "0", "--rankme-samples", "16", "--k", "5"],
+], ids=lambda c: c[0])
+def test_evaluators_take_a_label_free_checkpoint_with_named_data(command, label_free_checkpoint, tmp_path, capsys):
+    name, *options = command
+    extra = ["--out", str(tmp_path / "report")] if name == "report" else []
+    with pytest.raises(ValueError, match="has no labels .*name a labelled dataset to evaluate on with --data"):
+        main([name, label_free_checkpoint, *options, *extra])
+    main([name, label_free_checkpoint, "--data", "fake", *options, *extra])
+    assert "top-1" in capsys.readouterr().out.lower() or (tmp_path / "report" / "report.md").is_file()

@@ -22,11 +22,10 @@ from typing import Any
 import lightning as L
 
 from vision_ssl.pretrained import PretrainedEncoder, embed, load_encoder
-from vision_ssl.registry import DATAMODULES, METHODS, resolve
+from vision_ssl.registry import METHODS, resolve
 
 __all__ = ["PretrainedEncoder", "create_method", "data_args", "embed", "list_methods", "load_encoder", "train",
            "train_args"]
-UNLABELED_FOLDER = "vision_ssl.data.unlabeled_folder.UnlabeledFolderDataModule"
 # Components whose arguments sit under `init_args` (`model.temperature` means `model.init_args.temperature`).
 SUBCLASS_KEYS = ("model", "data")
 
@@ -55,21 +54,19 @@ def data_args(data: str) -> list[str]:
     Raises:
         ValueError: `data` is neither a folder nor a registered name.
     """
-    from vision_ssl.data.shards import META_FILE
-    from vision_ssl.data.streaming import is_url
+    from vision_ssl.data.resolve import data_spec
 
-    if data in DATAMODULES:
-        return ["--data", DATAMODULES[data]]
-    if is_url(data) or os.path.isfile(os.path.join(data, META_FILE)):
-        cls = "vision_ssl.data.streaming.StreamingImageDataModule"
-    elif os.path.isdir(os.path.join(data, "train")):
-        cls = DATAMODULES["image_folder"]
-    elif os.path.isdir(data):
-        cls = UNLABELED_FOLDER
-    else:
-        raise ValueError(f"data '{data}' is neither a folder nor a dataset name; give an image folder, shards from "
-                         f"`vision-ssl prepare-data`, or one of {', '.join(sorted(DATAMODULES))}")
-    return ["--data", cls, "--data.init_args.root", data]
+    class_path, init = data_spec(data)
+    return ["--data", class_path] + [a for k, v in init.items() for a in (f"--data.init_args.{k}", str(v))]
+
+
+def eval_data_args(data: str) -> list[str]:
+    """CLI arguments giving `ValidationMonitor` the labelled evaluation set `data` (named as in `data_args`)."""
+    from vision_ssl.data.resolve import data_spec
+
+    class_path, init = data_spec(data)
+    return ["--monitor.eval_data", class_path] + [
+        a for k, v in init.items() for a in (f"--monitor.eval_data.init_args.{k}", str(v))]
 
 
 def _key(key: str) -> str:
@@ -88,7 +85,7 @@ def _value(value: Any) -> str:
 def train_args(method: str | None, data: str | None, *, out: str, backbone: str | None = None,
                epochs: int | None = None, batch_size: int | None = None, image_size: int | None = None,
                devices: int | str | None = None, config: str | None = None, seed: int = 0,
-               **overrides: Any) -> list[str]:
+               eval_data: str | None = None, **overrides: Any) -> list[str]:
     """The `vision-ssl fit` argument list `train` runs (see `train`)."""
     if method is None and config is None:
         raise ValueError("give a method (one of " + ", ".join(list_methods()) + ") or a config file")
@@ -98,6 +95,8 @@ def train_args(method: str | None, data: str | None, *, out: str, backbone: str 
         args += ["--model", METHODS[method]]
     if data is not None:
         args += data_args(data)
+    if eval_data is not None:
+        args += eval_data_args(eval_data)
     args += ["--seed_everything", str(seed), "--trainer.default_root_dir", out,
              "--trainer.logger.init_args.save_dir", out, "--trainer.logger.init_args.name", "logs",
              "--checkpoint.dirpath", os.path.join(out, "checkpoints")]
@@ -110,7 +109,7 @@ def train_args(method: str | None, data: str | None, *, out: str, backbone: str 
 
 def train(method: str | None, data: str | None, *, out: str, backbone: str | None = None, epochs: int | None = None,
           batch_size: int | None = None, image_size: int | None = None, devices: int | str | None = None,
-          config: str | None = None, seed: int = 0, **overrides: Any) -> str:
+          config: str | None = None, seed: int = 0, eval_data: str | None = None, **overrides: Any) -> str:
     """Pretrain `method` on `data` with `vision-ssl fit` in this process; returns the path of the final `last.ckpt`.
 
     Args:
@@ -125,6 +124,8 @@ def train(method: str | None, data: str | None, *, out: str, backbone: str | Non
         devices: `trainer.devices`.
         config: a YAML config (e.g. `configs/demo.yaml`) read first; the arguments above override it.
         seed: `seed_everything`.
+        eval_data: a labelled evaluation set (named like `data`) watched every validation epoch by kNN and a linear
+            probe (`val/knn_top1`, `val/probe_top1`): how a run on unlabelled images is seen to improve.
         **overrides: dotted CLI keys, e.g. `{"model.temperature": 0.2, "trainer.limit_train_batches": 2}` as
             `**{...}`; `model.X` and `data.X` mean `model.init_args.X` and `data.init_args.X`.
 
@@ -134,7 +135,8 @@ def train(method: str | None, data: str | None, *, out: str, backbone: str | Non
     from vision_ssl.cli import build_cli, user_message
 
     args = train_args(method, data, out=out, backbone=backbone, epochs=epochs, batch_size=batch_size,
-                      image_size=image_size, devices=devices, config=config, seed=seed, **overrides)
+                      image_size=image_size, devices=devices, config=config, seed=seed, eval_data=eval_data,
+                      **overrides)
     try:  # parse errors as exceptions, not the command line's exit
         build_cli(args, parser_kwargs={"exit_on_error": False, "fit": {"exit_on_error": False}})
     except argparse.ArgumentError as err:

@@ -53,22 +53,24 @@ def _arch(model: nn.Module) -> str:
 
 
 def cli_encoders(
-    spec: str, data_from: str | None, image_size: int, random_baseline: bool, **data_overrides: Any
+    spec: str, data_from: str | None, image_size: int, random_baseline: bool, data: str | None = None,
+    **data_overrides: Any
 ) -> tuple[list[tuple[str, Any]], ImageDataModule]:
     """(name, encoder) rows for an evaluator command: the spec, plus its random-weights twin if asked."""
     if not is_checkpoint_spec(spec):
         if random_baseline:
             raise ValueError("--random-baseline needs a checkpoint (its architecture is re-initialised)")
-        enc, dm = load_encoder(spec, data_from, image_size, **data_overrides)
+        enc, dm = load_encoder(spec, data_from, image_size, data=data, **data_overrides)
         return [(enc.method, enc)], dm
-    model, dm = load_run(spec, **data_overrides)
-    if data_from is not None:
+    model, dm = load_run(spec, data, **data_overrides)
+    if data_from is not None and data is None:
         dm = load_run(data_from, **data_overrides)[1]
     return [("pretrained", model)] + ([("random weights", random_twin(model))] if random_baseline else []), dm
 
 
 def load_encoder(
-    spec: str, data_from: str | None = None, image_size: int = 96, seed: int = 0, **data_overrides: Any
+    spec: str, data_from: str | None = None, image_size: int = 96, seed: int = 0, data: str | None = None,
+    **data_overrides: Any
 ) -> tuple[Encoder, ImageDataModule]:
     """The encoder named by `spec` and the data module to evaluate it on.
 
@@ -78,12 +80,14 @@ def load_encoder(
             ImageNet encoders).
         image_size: input side of ImageNet encoders (dataset images are resized to it).
         seed: seed of the random-weights baseline.
+        data: labelled data to evaluate on, named as in `vision_ssl.data.resolve` (overrides `data_from`); needed for
+            a checkpoint trained on unlabelled images.
         **data_overrides: data-module arguments to change (`root`, `batch_size`, ...).
     """
     if is_checkpoint_spec(spec):
         path = spec.removeprefix("random:")
-        model, dm = load_run(path, **data_overrides)
-        if data_from is not None and data_from != path:
+        model, dm = load_run(path, data, **data_overrides)
+        if data_from is not None and data_from != path and data is None:
             dm = load_run(data_from, **data_overrides)[1]
         facts = _checkpoint_facts(path)
         if spec.startswith("random:"):
@@ -92,10 +96,15 @@ def load_encoder(
         else:
             name, epochs, run_seed = type(model).__name__, str(facts["epochs"]), str(facts["seed"])
         return Encoder(model.backbone, model.normalize, name, _arch(model), epochs, run_seed, spec), dm
-    if data_from is None:
-        raise ValueError(f"'{spec}' is not a checkpoint: give a checkpoint to take the data module from (data_from)")
+    if data_from is None and data is None:
+        raise ValueError(f"'{spec}' is not a checkpoint: name the data to evaluate on (--data, or --data-from CKPT)")
     from vision_ssl.eval.imagenet import ImageNetEncoder
 
     enc = ImageNetEncoder(spec, image_size=image_size)
-    dm = load_run(data_from, **data_overrides)[1]
+    if data is not None:
+        from vision_ssl.data.resolve import data_module
+
+        dm = data_module(data, **data_overrides)
+    else:
+        dm = load_run(data_from, **data_overrides)[1]  # type: ignore[arg-type]
     return Encoder(enc.backbone, enc.normalize, "ImageNet supervised", enc.arch, "-", "-", spec), dm

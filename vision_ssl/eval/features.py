@@ -15,23 +15,36 @@ from vision_ssl.methods.restore import import_path, init_kwargs, method_from_che
 __all__ = ["extract_features", "extract_splits", "init_kwargs", "load_run", "random_twin"]
 
 
-def load_run(ckpt_path: str, **data_overrides: Any) -> tuple[SSLMethod, ImageDataModule]:
-    """The method and data module a `vision-ssl fit` checkpoint was trained with.
+def load_run(ckpt_path: str, data: str | None = None, **data_overrides: Any) -> tuple[SSLMethod, ImageDataModule]:
+    """The method a `vision-ssl fit` checkpoint was trained with, and the labelled data to evaluate it on.
 
     Args:
         ckpt_path: a checkpoint written by `vision-ssl fit`.
+        data: labelled data to evaluate on (a name, folder or shards, see `vision_ssl.data.resolve`), brought to the
+            model's image size and channels; None: the data module the checkpoint was trained on.
         **data_overrides: data-module arguments to change (e.g. `root`, `batch_size`, `num_workers`).
 
     Raises:
         FileNotFoundError: `ckpt_path` does not exist.
-        ValueError: the file is empty, truncated, corrupt or not a vision_ssl checkpoint.
+        ValueError: the file is empty, truncated, corrupt or not a vision_ssl checkpoint, or the data has no labels.
     """
     model, ckpt = method_from_checkpoint(ckpt_path)
     info = ckpt["vision_ssl"]
-    if "datamodule" not in info:
-        raise ValueError(f"'{ckpt_path}' has no record of its data module; give data explicitly (e.g. "
-                         "`vision_ssl.load_encoder` and `vision_ssl.embed` need none)")
-    dm = import_path(info["datamodule"])(**{**init_kwargs(info["datamodule_hparams"]), **data_overrides})
+    if data is not None:
+        from vision_ssl.data.resolve import data_module
+
+        hp = model.hparams
+        dm = data_module(data, **{"image_size": hp.image_size, "channels": hp.in_chans, **data_overrides})
+    elif "datamodule" not in info:
+        raise ValueError(f"'{ckpt_path}' has no record of its data module; name the labelled data to evaluate on "
+                         "(--data NAME_OR_FOLDER)")
+    else:
+        dm = import_path(info["datamodule"])(**{**init_kwargs(info["datamodule_hparams"]), **data_overrides})
+    if dm.num_classes < 2:
+        where = f"data '{data}'" if data is not None else f"the data '{ckpt_path}' was trained on"
+        raise ValueError(f"{where} has no labels ({type(dm).__name__}); name a labelled dataset to evaluate on with "
+                         "--data (a dataset name such as fashion_mnist, a folder of train/<class>/ subfolders, or "
+                         "labelled shards)")
     return model, dm  # type: ignore[return-value]
 
 

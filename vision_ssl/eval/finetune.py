@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="vision-ssl finetune", description=__doc__.splitlines()[0])
     parser.add_argument("encoder", help="checkpoint, random:CKPT, efficientnet_lite0_package, timm:NAME[=PATH]")
     parser.add_argument("--data-from", default=None, help="checkpoint whose data module to use (ImageNet encoders)")
+    parser.add_argument("--data", default=None, help="labelled data to evaluate on: a dataset name (fashion_mnist, ...), a folder of train/<class>/ subfolders or labelled shards (needed for checkpoints trained on unlabelled images)")
     parser.add_argument("--label-fractions", type=float, nargs="+", default=[1.0], help="e.g. 0.01 0.1 1")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=1e-2, help="head learning rate")
@@ -123,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", default=None, help="override the data root stored in the checkpoint")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
-    enc, dm = load_encoder(args.encoder, args.data_from, args.image_size, **({"root": args.root} if args.root else {}))
+    enc, dm = load_encoder(args.encoder, args.data_from, args.image_size, data=args.data,
+                           **({"root": args.root} if args.root else {}))
     for fraction in args.label_fractions:
         start = time.perf_counter()
         r = finetune(enc.backbone, enc.normalize, dm, args.epochs, args.lr, args.backbone_lr_scale,

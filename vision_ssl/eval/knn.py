@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="vision-ssl knn", description=__doc__.splitlines()[0])
     parser.add_argument("encoder", help="a `vision-ssl fit` checkpoint, efficientnet_lite0_package, timm:NAME[=PATH]")
     parser.add_argument("--data-from", default=None, help="checkpoint whose data module to use (ImageNet encoders)")
+    parser.add_argument("--data", default=None, help="labelled data to evaluate on: a dataset name (fashion_mnist, ...), a folder of train/<class>/ subfolders or labelled shards (needed for checkpoints trained on unlabelled images)")
     parser.add_argument("--image-size", type=int, default=96, help="input side of ImageNet encoders")
     parser.add_argument("--k", type=int, default=200, help="neighbours voting (default 200, as in Wu et al.)")
     parser.add_argument("--temperature", type=float, default=0.07, help="vote weights exp(sim / T)")
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     overrides = {"root": args.root} if args.root else {}
-    rows, dm = cli_encoders(args.encoder, args.data_from, args.image_size, args.random_baseline, **overrides)
+    rows, dm = cli_encoders(args.encoder, args.data_from, args.image_size, args.random_baseline, args.data, **overrides)
     for name, m in rows:
         start = time.perf_counter()
         r = knn_eval(m, dm, args.k, args.temperature, test=args.test, device=args.device)

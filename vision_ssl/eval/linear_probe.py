@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="vision-ssl probe", description=__doc__.splitlines()[0])
     parser.add_argument("encoder", help="a `vision-ssl fit` checkpoint, efficientnet_lite0_package, timm:NAME[=PATH]")
     parser.add_argument("--data-from", default=None, help="checkpoint whose data module to use (ImageNet encoders)")
+    parser.add_argument("--data", default=None, help="labelled data to evaluate on: a dataset name (fashion_mnist, ...), a folder of train/<class>/ subfolders or labelled shards (needed for checkpoints trained on unlabelled images)")
     parser.add_argument("--image-size", type=int, default=96, help="input side of ImageNet encoders")
     parser.add_argument("--random-baseline", action="store_true", help="also probe the same backbone with random weights")
     parser.add_argument("--test", action="store_true", help="also report test top-1 (final reports only)")
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", default=None, help="override the data root stored in the checkpoint")
     args = parser.parse_args(argv)
     overrides = {"root": args.root} if args.root else {}
-    rows, dm = cli_encoders(args.encoder, args.data_from, args.image_size, args.random_baseline, **overrides)
+    rows, dm = cli_encoders(args.encoder, args.data_from, args.image_size, args.random_baseline, args.data, **overrides)
     for name, m in rows:
         start = time.perf_counter()
         r = linear_probe(m, dm, lrs=args.lrs, epochs=args.epochs, test=args.test, device=args.device, wds=args.wds)

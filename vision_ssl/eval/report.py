@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("encoders", nargs="+", help="checkpoints, random:CKPT, efficientnet_lite0_package, timm:NAME[=PATH]")
     parser.add_argument("--out", required=True, help="output folder (report.md, report.csv, projector/)")
     parser.add_argument("--data-from", default=None, help="checkpoint whose data all encoders use (default: first one)")
+    parser.add_argument("--data", default=None, help="labelled data to evaluate on: a dataset name (fashion_mnist, ...), a folder of train/<class>/ subfolders or labelled shards (needed for checkpoints trained on unlabelled images)")
     parser.add_argument("--root", default=None, help="override the data root stored in the checkpoint")
     parser.add_argument("--max-train-samples", type=int, default=None, help="override the train subset size")
     parser.add_argument("--max-test-samples", type=int, default=None, help="seeded test subset (slow CPU runs)")
@@ -165,14 +166,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.argv = argv
     data_from = args.data_from or next((s.removeprefix("random:") for s in args.encoders if is_checkpoint_spec(s)), None)
-    if data_from is None:
-        parser.error("give at least one checkpoint, or --data-from CKPT, to define the data")
+    if data_from is None and args.data is None:
+        parser.error("give at least one checkpoint, --data-from CKPT or --data NAME_OR_FOLDER, to define the data")
     overrides = {k: v for k, v in {"root": args.root, "max_train_samples": args.max_train_samples}.items() if v is not None}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows, encoders, dm = [], [], None
     for spec in args.encoders:
-        enc, dm = load_encoder(spec, data_from, args.image_size, args.seed, **overrides)
+        enc, dm = load_encoder(spec, data_from, args.image_size, args.seed, data=args.data, **overrides)
         if args.max_test_samples is not None:
             limit_test(dm, args.max_test_samples)
         row = evaluate(enc, dm, args)
