@@ -6,6 +6,7 @@ The Python API (`vision_ssl/api.py`) is imported on first use, so `import vision
     vision_ssl.train("simclr", "photos/", out="runs/photos")   -> path of last.ckpt
     vision_ssl.load_encoder("runs/photos/checkpoints/last.ckpt")
     vision_ssl.embed(encoder, images)              -> (N, D) features
+    vision_ssl.export_backbone(checkpoint, "encoder.pt")   -> the line that loads it (timm for timm backbones)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-API = ("create_method", "embed", "list_methods", "load_encoder", "train", "PretrainedEncoder")
+API = ("create_method", "embed", "export_backbone", "list_methods", "load_encoder", "train", "PretrainedEncoder")
 __all__ = [*API, "__version__"]
 
 

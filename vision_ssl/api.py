@@ -21,10 +21,11 @@ from typing import Any
 
 import lightning as L
 
+from vision_ssl.export import export_backbone
 from vision_ssl.pretrained import PretrainedEncoder, embed, load_encoder
 from vision_ssl.registry import METHODS, resolve
 
-__all__ = ["PretrainedEncoder", "create_method", "data_args", "embed", "list_methods", "load_encoder", "train",
+__all__ = ["PretrainedEncoder", "create_method", "data_args", "embed", "export_backbone", "list_methods", "load_encoder", "train",
            "train_args"]
 # Components whose arguments sit under `init_args` (`model.temperature` means `model.init_args.temperature`).
 SUBCLASS_KEYS = ("model", "data")

@@ -44,18 +44,29 @@ def loader_line(hparams: dict[str, Any], out: str) -> str:
     return f"{build}; m.load_state_dict(torch.load({out!r}), strict=True)"
 
 
+def export_backbone(checkpoint: str, out: str) -> str:
+    """Write the backbone of the `vision-ssl fit` checkpoint `checkpoint` to `out` as a plain state_dict.
+
+    Returns:
+        Python that rebuilds the backbone (timm's model for timm backbones) and loads the file with `strict=True`.
+    """
+    ckpt = load_checkpoint(checkpoint)
+    state = backbone_state_dict(ckpt, checkpoint)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    torch.save(state, out)
+    return loader_line(dict(ckpt.get("hyper_parameters", {})), out)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="vision-ssl export", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="a checkpoint written by `vision-ssl fit`")
     parser.add_argument("--out", required=True, help="output file for the backbone state_dict")
     args = parser.parse_args(argv)
-    ckpt = load_checkpoint(args.checkpoint)
-    state = backbone_state_dict(ckpt, args.checkpoint)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    torch.save(state, args.out)
+    line = export_backbone(args.checkpoint, args.out)
+    state = torch.load(args.out, weights_only=True)
     n = sum(v.numel() for v in state.values())
     print(f"wrote {len(state)} tensors ({n / 1e6:.2f} M values) to {args.out}")
-    print("load it with:", loader_line(dict(ckpt.get("hyper_parameters", {})), args.out))
+    print("load it with:", line)
 
 
 if __name__ == "__main__":

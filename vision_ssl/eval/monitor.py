@@ -55,7 +55,7 @@ class ValidationMonitor(L.Callback):
     """
 
     def __init__(self, bank_size: int = 8192, max_val: int = 4096, k: int = 200, temperature: float = 0.07,
-                 eval_data: ImageDataModule | None = None, eval_max_train: int = 10_000, probe_epochs: int = 30) -> None:
+                 eval_data: ImageDataModule | None = None, eval_max_train: int = 5000, probe_epochs: int = 30) -> None:
         if bank_size < 1 or max_val < 2 or k < 1 or temperature <= 0 or eval_max_train < 2 or probe_epochs < 1:
             raise ValueError(f"need bank_size >= 1, max_val >= 2, k >= 1, temperature > 0, eval_max_train >= 2, "
                              f"probe_epochs >= 1; got {bank_size}, {max_val}, {k}, {temperature}, {eval_max_train}, "
