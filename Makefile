@@ -7,7 +7,7 @@ CONSTRAINTS ?= constraints.txt
 DATA ?= data
 PYTEST_ARGS ?= -n 2 --dist load  # two workers on the 2-core CI machine (tests/conftest.py: threads, order)
 
-.PHONY: install data demo test lint clean
+.PHONY: install data demo test lint docs clean
 
 install: $(VENV)/.installed
 
@@ -30,8 +30,16 @@ lint: install
 	$(BIN)/ruff check vision_ssl tests benchmarks
 	$(BIN)/mypy vision_ssl
 
+# The documentation site (mkdocs.yml, docs/): strict, so a broken link or a docstring griffe cannot parse fails it.
+docs: $(VENV)/.docs-installed
+	$(BIN)/mkdocs build --strict --site-dir site
+
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e '.[docs]'
+	touch $@
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) runs site .pytest_cache .ruff_cache .mypy_cache
 
 # Benchmarks (see the Benchmarks section of README.md). LightlySSL comes from the `bench` extra, for the side-by-side only.
 .PHONY: bench-install bench-quick bench-accuracy

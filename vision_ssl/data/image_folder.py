@@ -29,7 +29,8 @@ class ImageFolderDataModule(ImageDataModule):
     Args:
         skip_corrupt: check every file when the split is loaded and drop unreadable ones, reporting how many
             were skipped. By default an unreadable file stops the run with its path when it is reached.
-        *args, **kwargs: `ImageDataModule` arguments.
+        *args: `ImageDataModule` positional arguments.
+        **kwargs: `ImageDataModule` arguments.
     """
 
     name = "ImageFolder"

@@ -97,7 +97,8 @@ class StreamingImageDataModule(ImageDataModule):
     Args:
         cache_dir: where chunks downloaded from a URL are kept (default: LitData's cache).
         storage_options: credentials and options for the object store, passed to LitData.
-        *args, **kwargs: `ImageDataModule` arguments (`root` is the shards folder or URL).
+        *args: `ImageDataModule` positional arguments.
+        **kwargs: `ImageDataModule` arguments (`root` is the shards folder or URL).
     """
 
     name = "shards"

@@ -31,7 +31,8 @@ class UnlabeledFolderDataModule(ImageDataModule):
             counting them (listed in `skipped`). By default an unreadable file stops the run with its path.
         upscale_small: upsample images whose shorter side is below `image_size`. By default such an image stops
             the run with its name and size (set this, or lower `image_size`, to train on them).
-        *args, **kwargs: `ImageDataModule` arguments (`root` is the folder of images).
+        *args: `ImageDataModule` positional arguments.
+        **kwargs: `ImageDataModule` arguments (`root` is the folder of images).
     """
 
     num_classes = 0

@@ -67,7 +67,9 @@ class NextFramePredictor(VideoMethod):
         eval_clips: clips sampled per validation epoch: the first `eval_clips` of the validation set, the same
             every epoch (the prediction loss and probe still see every clip); `test` samples every clip.
         log_samples: latent samples shown in the TensorBoard grid.
-        num_classes, image_size, in_chans: linked from the data module by the CLI.
+        num_classes: linked from the data module by the CLI.
+        image_size: linked from the data module by the CLI.
+        in_chans: linked from the data module by the CLI.
         optimizer: optimizer factory (LightningCLI `class_path`/`init_args`); default Adam(lr=2e-3) as SVG.
         scheduler: LR scheduler factory; default linear warm-up then cosine, stepped every batch.
         warmup_epochs: warm-up of the default scheduler, in epochs.

@@ -66,7 +66,9 @@ class VideoJEPA(VideoMethod):
         cov_weight: weight of the covariance term (VICReg: 1).
         beta: KL weight.
         num_samples: z samples of the best-of-N energy in validation.
-        num_classes, image_size, in_chans: linked from the data module by the CLI.
+        num_classes: linked from the data module by the CLI.
+        image_size: linked from the data module by the CLI.
+        in_chans: linked from the data module by the CLI.
         optimizer: optimizer factory; default AdamW(lr=1e-3, wd=1e-4).
         scheduler: LR scheduler factory; default linear warm-up then cosine, stepped every batch.
         warmup_epochs: warm-up of the default scheduler, in epochs.
