@@ -201,6 +201,16 @@ class SSLMethod(L.LightningModule):
         checkpoint["vision_ssl"] = run_record(self, dm, aug_seed=self.aug_seed, aug_step=self.aug_step)
 
     # ----------------------------------------------------------------- optimisation
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """Lightning's optimizer step, then `after_optimizer_step`: once per optimizer step whatever
+        `accumulate_grad_batches`, and before the callbacks' `on_train_batch_end` saves this step's checkpoint."""
+        super().optimizer_step(*args, **kwargs)
+        self.after_optimizer_step()
+
+    def after_optimizer_step(self) -> None:
+        """Override to move the state that follows the weights (momentum teacher, queue); `self.global_step` is
+        still the index of the step just taken. See `vision_ssl.utils.momentum`."""
+
     def configure_optimizers(self) -> Any:
         # The probe: no weight decay, and no LARS trust ratio (a plain linear classifier on frozen features).
         probe_group: dict[str, Any] = {"params": list(self.probe.parameters()), "weight_decay": 0.0, "lars": False}
