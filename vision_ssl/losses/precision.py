@@ -40,6 +40,6 @@ def float32_loss(fn: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         with torch.autocast(device_type=_device_type((*args, *kwargs.values())), enabled=False):
-            return fn(*(upcast(a) for a in args), **{k: upcast(v) for k, v in kwargs.items()})  # type: ignore[arg-type]
+            return fn(*(upcast(a) for a in args), **{k: upcast(v) for k, v in kwargs.items()})
 
     return wrapper

@@ -34,7 +34,7 @@ from vision_ssl.methods.step import StepOutput, Views, log_step, probe_loss_and_
 from vision_ssl.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalize
 from vision_ssl.transforms.recipes import SimCLRViews
 from vision_ssl.utils import distributed
-from vision_ssl.utils.optim import build_optimization, decay_groups
+from vision_ssl.utils.optim import build_optimization, method_groups
 
 
 class SSLMethod(L.LightningModule):
@@ -212,10 +212,7 @@ class SSLMethod(L.LightningModule):
         still the index of the step just taken. See `vision_ssl.utils.momentum`."""
 
     def configure_optimizers(self) -> Any:
-        # The probe: no weight decay, and no LARS trust ratio (a plain linear classifier on frozen features).
-        probe_group: dict[str, Any] = {"params": list(self.probe.parameters()), "weight_decay": 0.0, "lars": False}
-        if self.hparams.probe_lr is not None:
-            probe_group["lr"] = self.hparams.probe_lr
-        groups = decay_groups(self, exclude=self.probe.parameters(), decay_norm_and_bias=self.decay_norm_and_bias)
-        return build_optimization(groups + [probe_group], self.trainer, self.optimizer_factory,
-                                  self.scheduler_factory, self.hparams.warmup_epochs)
+        # Named groups backbone / heads / probe; the probe: no weight decay, and no LARS trust ratio.
+        groups = method_groups(self, self.backbone, self.probe, self.decay_norm_and_bias, self.hparams.probe_lr)
+        return build_optimization(groups, self.trainer, self.optimizer_factory, self.scheduler_factory,
+                                  self.hparams.warmup_epochs)

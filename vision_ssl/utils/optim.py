@@ -13,8 +13,10 @@ from torch import nn
 from vision_ssl.utils.schedules import WarmupCosine
 
 
-def decay_groups(module: nn.Module, exclude: Iterable[nn.Parameter] = (), decay_norm_and_bias: bool = True) -> list[dict]:
-    """Trainable parameters of `module` not in `exclude`, as optimizer groups.
+def decay_groups(module: nn.Module, exclude: Iterable[nn.Parameter] = (), decay_norm_and_bias: bool = True,
+                 name: str = "params") -> list[dict]:
+    """Trainable parameters of `module` not in `exclude`, as optimizer groups named `name` (and `name_no_decay`;
+    Lightning's LearningRateMonitor logs each group's LR under its name).
 
     With `decay_norm_and_bias=False` biases and every 1-D parameter (BatchNorm/LayerNorm weights, ViT class and
     position tokens are kept with decay as in timm) go to a group with `weight_decay=0` and no LARS adaptation,
@@ -23,10 +25,26 @@ def decay_groups(module: nn.Module, exclude: Iterable[nn.Parameter] = (), decay_
     skip = {id(p) for p in exclude}
     params = [p for p in module.parameters() if p.requires_grad and id(p) not in skip]
     if decay_norm_and_bias:
-        return [{"params": params}]
+        return [{"params": params, "name": name}]
     no_decay = [p for p in params if p.ndim <= 1]
     decay = [p for p in params if p.ndim > 1]
-    return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0, "lars": False}]
+    return [{"params": decay, "name": name}, {"params": no_decay, "weight_decay": 0.0, "lars": False,
+                                              "name": f"{name}_no_decay"}]
+
+
+def method_groups(method: nn.Module, backbone: nn.Module, probe: nn.Module, decay_norm_and_bias: bool = True,
+                  probe_lr: float | None = None) -> list[dict]:
+    """A method's optimizer groups, named for the LR curves: `backbone` (and `backbone_no_decay`), `heads` (every
+    other trainable parameter: projectors, predictors, decoders; and `heads_no_decay`) and `probe` (the online
+    probe: no weight decay, no LARS trust ratio, at `probe_lr` if set). Groups left empty (a frozen backbone,
+    e.g. I-JEPA's EMA target) are dropped."""
+    probe_params = list(probe.parameters())
+    groups = decay_groups(backbone, probe_params, decay_norm_and_bias, "backbone")
+    groups += decay_groups(method, [*backbone.parameters(), *probe_params], decay_norm_and_bias, "heads")
+    probe_group: dict[str, Any] = {"params": probe_params, "weight_decay": 0.0, "lars": False, "name": "probe"}
+    if probe_lr is not None:
+        probe_group["lr"] = probe_lr
+    return [g for g in groups if g["params"]] + [probe_group]
 
 
 def build_optimization(
