@@ -100,7 +100,7 @@ def test_dino_teacher_sees_globals_only_gets_no_gradient_and_last_layer_waits_on
     with torch.no_grad():
         for p in model.backbone.parameters():
             p.add_(1.0)
-    model.on_train_batch_end(None, None, 0)
+    model.after_optimizer_step()
     assert any(not torch.equal(a, b) for a, b in zip(before, model.teacher.parameters(), strict=True))
 
 

@@ -34,10 +34,13 @@ def test_decay_groups_exclude_norms_and_biases_only_when_asked():
 def test_methods_use_the_groups_and_keep_the_probe_apart():
     opt = SimCLR(backbone="tiny", backbone_kwargs={"width": 4}, image_size=16)
     mae = MAE(image_size=16, backbone_kwargs={"patch_size": 4, "depth": 1, "embed_dim": 32, "num_heads": 2})
-    for model, groups in ((opt, 2), (mae, 3)):
+    both = ["backbone", "backbone_no_decay", "heads", "heads_no_decay", "probe"]  # MAE: no decay on norms, biases
+    for model, names in ((opt, ["backbone", "heads", "probe"]), (mae, both)):
         model.trainer = type("T", (), {"estimated_stepping_batches": 10, "max_epochs": 1})()  # type: ignore[assignment]
         optimizer = model.configure_optimizers()["optimizer"]
-        assert len(optimizer.param_groups) == groups  # (decay, no-decay,) probe
+        assert [g["name"] for g in optimizer.param_groups] == names
+        backbone = {id(p) for g in optimizer.param_groups if g["name"].startswith("backbone") for p in g["params"]}
+        assert backbone == {id(p) for p in model.backbone.parameters()}
         probe = optimizer.param_groups[-1]
         assert probe["weight_decay"] == 0.0 and {id(p) for p in probe["params"]} == {id(p) for p in model.probe.parameters()}
         seen = [id(p) for g in optimizer.param_groups for p in g["params"]]

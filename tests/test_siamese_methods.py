@@ -77,7 +77,7 @@ def test_teacher_gets_no_gradient_and_moves(cls):
     student = nn.Sequential(model.backbone, model.projector)
     before = [p.clone() for p in model.teacher.parameters()]
     assert any(not torch.equal(b, s) for b, s in zip(before, student.parameters(), strict=True))
-    model.on_train_batch_end(None, None, 0)  # momentum 0.99 at step 0 for all three
+    model.after_optimizer_step()  # momentum 0.99 at step 0 for all three
     for b, t, s in zip(before, model.teacher.parameters(), student.parameters(), strict=True):
         torch.testing.assert_close(t, 0.99 * b + 0.01 * s)
     assert any(not torch.equal(b, t) for b, t in zip(before, model.teacher.parameters(), strict=True))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import importlib
+import inspect
 import logging
 import os
 import sys
@@ -23,12 +24,15 @@ from typing import Any
 
 import torch
 from jsonargparse import Namespace, lazy_instance
-from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 import vision_ssl.data  # noqa: F401  (registers the data modules for short class names)
 import vision_ssl.methods  # noqa: F401  (registers the methods for short class names)
@@ -95,6 +99,28 @@ def cpu_precision(trainer: Namespace) -> str | None:
 
 def _loggers(value: Any) -> list[Any]:
     return [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, Namespace)]
+
+
+# DistributedDataParallel's switch for the per-forward buffer sync: `forward_sync_buffers` since torch 2.12 (it
+# keeps the sync at construction, which our seeded buffers need not but do not mind), `broadcast_buffers` before.
+_SYNC_KEYS = ("forward_sync_buffers", "broadcast_buffers")
+FORWARD_SYNC = next(k for k in _SYNC_KEYS if k in inspect.signature(DistributedDataParallel.__init__).parameters)
+
+
+def skip_buffer_broadcast(trainer: Trainer, model: nn.Module) -> bool:
+    """Under DDP, turn off the broadcast of rank 0's buffers before every forward where the buffers are
+    rank-identical without it: queues are written with every rank's keys, DINO's centre is all-reduced, the
+    non-finite flag is gathered when read, and BatchNorm statistics are global with `sync_batchnorm` (without
+    it, rank-local statistics would give ranks different eval features: the broadcast stays). A value chosen in
+    the config (a `DDPStrategy` `init_args`) is kept. Returns whether it was turned off."""
+    strategy = trainer.strategy
+    if not isinstance(strategy, DDPStrategy) or any(strategy._ddp_kwargs.get(k) is not None for k in _SYNC_KEYS):
+        return False
+    has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    if has_bn and strategy._layer_sync is None:
+        return False
+    strategy._ddp_kwargs[FORWARD_SYNC] = False
+    return True
 
 
 class VisionSSLCLI(LightningCLI):
@@ -164,6 +190,7 @@ class VisionSSLCLI(LightningCLI):
         trainer = super().instantiate_trainer(**kwargs)
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
             trainer.strategy.checkpoint_io = AtomicCheckpointIO()  # a kill during a save keeps the old last.ckpt
+        skip_buffer_broadcast(trainer, self.model)
         return trainer
 
     def _check_last(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vision_ssl.losses.precision import float32_loss
 from vision_ssl.utils import distributed
 
 
@@ -20,6 +21,7 @@ def off_diagonal(m: torch.Tensor) -> torch.Tensor:
     return m.flatten()[:-1].view(d - 1, d + 1)[:, 1:].flatten()
 
 
+@float32_loss
 def barlow_twins_loss(
     z1: torch.Tensor, z2: torch.Tensor, lambda_offdiag: float = 5e-3, gather_distributed: bool = False
 ) -> torch.Tensor:
@@ -49,10 +51,9 @@ def barlow_twins_loss(
         z1, z2 = distributed.gather(z1), distributed.gather(z2)  # (W N, D)
     if z1.shape[0] < 2:
         raise ValueError("barlow_twins_loss needs at least 2 samples to standardise the batch")
-    with torch.autocast(device_type=z1.device.type, enabled=False):
-        c = _standardise(z1.float()).T @ _standardise(z2.float()) / z1.shape[0]  # (D, D)
-        on_diag = (torch.diagonal(c) - 1).pow(2).sum()
-        return on_diag + lambda_offdiag * off_diagonal(c).pow(2).sum()
+    c = _standardise(z1).T @ _standardise(z2) / z1.shape[0]  # (D, D)
+    on_diag = (torch.diagonal(c) - 1).pow(2).sum()
+    return on_diag + lambda_offdiag * off_diagonal(c).pow(2).sum()
 
 
 class BarlowTwinsLoss(nn.Module):

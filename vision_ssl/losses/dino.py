@@ -18,9 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vision_ssl.losses.precision import float32_loss
 from vision_ssl.utils.distributed import all_reduce_mean
 
 
+@float32_loss
 def dino_loss(
     teacher_logits: torch.Tensor,
     student_logits: torch.Tensor,

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import torch
 
+from vision_ssl.losses.precision import float32_loss
 
+
+@float32_loss
 def gaussian_kl(
     mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor
 ) -> torch.Tensor:
@@ -29,6 +32,5 @@ def gaussian_kl(
     Returns:
         KL per leading index, (...,).
     """
-    mu_q, logvar_q, mu_p, logvar_p = (t.float() for t in (mu_q, logvar_q, mu_p, logvar_p))
     kl = 0.5 * (logvar_p - logvar_q) + (logvar_q.exp() + (mu_q - mu_p) ** 2) / (2 * logvar_p.exp()) - 0.5
     return kl.sum(-1)

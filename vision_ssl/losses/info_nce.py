@@ -7,9 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vision_ssl.losses.precision import float32_loss
 from vision_ssl.utils import distributed
 
 
+@float32_loss
 def info_nce(
     z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1, gather_distributed: bool = False
 ) -> torch.Tensor:
@@ -38,22 +40,21 @@ def info_nce(
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     n = z1.shape[0]
-    with torch.autocast(device_type=z1.device.type, enabled=False):
-        q = F.normalize(torch.cat([z1, z2]).float(), dim=1)  # (2n, D) this rank's views
-        if gather_distributed and distributed.is_distributed():
-            k1 = distributed.gather(q[:n])  # (W n, D)
-            k2 = distributed.gather(q[n:])
-            offset, total = distributed.rank() * n, k1.shape[0]
-            keys = torch.cat([k1, k2])  # (2 W n, D)
-        else:
-            offset, total, keys = 0, n, q
-        logits = q @ keys.T / temperature  # (2n, 2Wn)
-        idx = torch.arange(n, device=q.device) + offset
-        self_cols = torch.cat([idx, idx + total])
-        pos_cols = torch.cat([idx + total, idx])
-        rows = torch.arange(2 * n, device=q.device)
-        logits[rows, self_cols] = float("-inf")  # a view is never its own negative
-        return F.cross_entropy(logits, pos_cols)
+    q = F.normalize(torch.cat([z1, z2]), dim=1)  # (2n, D) this rank's views
+    if gather_distributed and distributed.is_distributed():
+        k1 = distributed.gather(q[:n])  # (W n, D)
+        k2 = distributed.gather(q[n:])
+        offset, total = distributed.rank() * n, k1.shape[0]
+        keys = torch.cat([k1, k2])  # (2 W n, D)
+    else:
+        offset, total, keys = 0, n, q
+    logits = q @ keys.T / temperature  # (2n, 2Wn)
+    idx = torch.arange(n, device=q.device) + offset
+    self_cols = torch.cat([idx, idx + total])
+    pos_cols = torch.cat([idx + total, idx])
+    rows = torch.arange(2 * n, device=q.device)
+    logits[rows, self_cols] = float("-inf")  # a view is never its own negative
+    return F.cross_entropy(logits, pos_cols)
 
 
 class InfoNCELoss(nn.Module):

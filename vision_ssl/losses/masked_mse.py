@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vision_ssl.losses.precision import float32_loss
+
 
 def normalize_patches(target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """Each patch (last dim) to zero mean and unit variance, MAE's `norm_pix_loss` target."""
@@ -15,6 +17,7 @@ def normalize_patches(target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     return (target - mean) / (var + eps).sqrt()
 
 
+@float32_loss
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, norm_pix: bool = False) -> torch.Tensor:
     """Mean squared error over the masked patches only.
 
@@ -40,11 +43,10 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, nor
         raise ValueError(f"pred and target must both be (B, N, P), got {tuple(pred.shape)} and {tuple(target.shape)}")
     if mask.shape != pred.shape[:2]:
         raise ValueError(f"mask must be (B, N) = {tuple(pred.shape[:2])}, got {tuple(mask.shape)}")
-    target = target.float()
     if norm_pix:
         target = normalize_patches(target)
     weight = mask.float()  # (B, N)
-    per_patch = (pred.float() - target).pow(2).mean(dim=-1)  # (B, N)
+    per_patch = (pred - target).pow(2).mean(dim=-1)  # (B, N)
     return (per_patch * weight).sum() / weight.sum().clamp_min(1.0)
 
 

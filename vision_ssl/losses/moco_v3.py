@@ -7,9 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vision_ssl.losses.precision import float32_loss
 from vision_ssl.utils import distributed
 
 
+@float32_loss
 def moco_v3_loss(
     q: torch.Tensor, k: torch.Tensor, temperature: float = 0.2, gather_distributed: bool = False
 ) -> torch.Tensor:
@@ -36,15 +38,14 @@ def moco_v3_loss(
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     n = q.shape[0]
-    with torch.autocast(device_type=q.device.type, enabled=False):
-        q, k = F.normalize(q.float(), dim=1), F.normalize(k.float(), dim=1)
-        offset = 0
-        if gather_distributed and distributed.is_distributed():
-            k = distributed.gather(k)  # (W N, D)
-            offset = distributed.rank() * n
-        logits = q @ k.T / temperature  # (N, W N)
-        labels = torch.arange(n, device=q.device) + offset
-        return F.cross_entropy(logits, labels) * (2 * temperature)
+    q, k = F.normalize(q, dim=1), F.normalize(k, dim=1)
+    offset = 0
+    if gather_distributed and distributed.is_distributed():
+        k = distributed.gather(k)  # (W N, D)
+        offset = distributed.rank() * n
+    logits = q @ k.T / temperature  # (N, W N)
+    labels = torch.arange(n, device=q.device) + offset
+    return F.cross_entropy(logits, labels) * (2 * temperature)
 
 
 class MoCoV3Loss(nn.Module):

@@ -7,7 +7,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vision_ssl.losses.precision import float32_loss
 
+
+@float32_loss
 def negative_cosine_similarity(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Mean over the batch of -cos(p_i, z_i).
 
@@ -25,8 +28,7 @@ def negative_cosine_similarity(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor
     """
     if p.shape != z.shape or p.ndim != 2:
         raise ValueError(f"p and z must both be (N, D) with equal shapes, got {tuple(p.shape)} and {tuple(z.shape)}")
-    with torch.autocast(device_type=p.device.type, enabled=False):
-        return -F.cosine_similarity(p.float(), z.float(), dim=1).mean()
+    return -F.cosine_similarity(p, z, dim=1).mean()
 
 
 class NegativeCosineSimilarity(nn.Module):

@@ -7,7 +7,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vision_ssl.losses.precision import float32_loss
 
+
+@float32_loss
 def info_nce_with_queue(
     q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float = 0.2
 ) -> torch.Tensor:
@@ -36,13 +39,11 @@ def info_nce_with_queue(
         raise ValueError(f"queue must be (K, D={q.shape[1]}), got {tuple(queue.shape)}")
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
-    with torch.autocast(device_type=q.device.type, enabled=False):
-        q, k = F.normalize(q.float(), dim=1), F.normalize(k.float(), dim=1)
-        queue = F.normalize(queue.float(), dim=1)
-        pos = (q * k).sum(dim=1, keepdim=True)  # (N, 1)
-        neg = q @ queue.T  # (N, K)
-        logits = torch.cat([pos, neg], dim=1) / temperature  # (N, 1 + K); the positive is column 0
-        return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))
+    q, k, queue = F.normalize(q, dim=1), F.normalize(k, dim=1), F.normalize(queue, dim=1)
+    pos = (q * k).sum(dim=1, keepdim=True)  # (N, 1)
+    neg = q @ queue.T  # (N, K)
+    logits = torch.cat([pos, neg], dim=1) / temperature  # (N, 1 + K); the positive is column 0
+    return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))
 
 
 class QueueInfoNCELoss(nn.Module):

@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 import torch.distributed.nn.functional as dist_nn
 
+from vision_ssl.losses.precision import float32_loss
 from vision_ssl.utils import distributed
 
 
@@ -36,6 +37,7 @@ def _mean_over_ranks(x: torch.Tensor) -> torch.Tensor:
     return dist_nn.all_reduce(x) / distributed.world_size()
 
 
+@float32_loss
 def epps_pulley(x: torch.Tensor, t_max: float = 5.0, num_knots: int = 17) -> torch.Tensor:
     """Epps-Pulley statistic of each column of `x` against N(0, 1) (LeJEPA Eq. for EP, trapezoidal quadrature).
 
@@ -70,6 +72,7 @@ def random_directions(dim: int, num_slices: int, generator: torch.Generator | No
     return a / a.norm(dim=0, keepdim=True)
 
 
+@float32_loss
 def sigreg(z: torch.Tensor, num_slices: int = 256, generator: torch.Generator | None = None,
            t_max: float = 5.0, num_knots: int = 17) -> torch.Tensor:
     """SIGReg: the Epps-Pulley statistic of `num_slices` random 1-D projections of `z`, averaged.
@@ -93,12 +96,14 @@ def sigreg(z: torch.Tensor, num_slices: int = 256, generator: torch.Generator | 
                               num_knots)
 
 
+@float32_loss
 def sliced_epps_pulley(z: torch.Tensor, directions: torch.Tensor, t_max: float = 5.0,
                        num_knots: int = 17) -> torch.Tensor:
     """Mean Epps-Pulley statistic of the projections of `z` (N, K) on given unit `directions` (K, M)."""
     return epps_pulley(z @ directions, t_max, num_knots).mean()
 
 
+@float32_loss
 def invariance_loss(embeddings: torch.Tensor, num_global: int) -> torch.Tensor:
     """LeJEPA's prediction term: squared distance of every view's embedding to the mean of the global views'.
 
@@ -117,6 +122,7 @@ def invariance_loss(embeddings: torch.Tensor, num_global: int) -> torch.Tensor:
     return (centers - embeddings).square().mean()
 
 
+@float32_loss
 def lejepa_loss(embeddings: torch.Tensor, num_global: int, lambd: float = 0.05, num_slices: int = 256,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """LeJEPA: (1 - lambda) * invariance + lambda * mean over views of SIGReg.

@@ -8,9 +8,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from vision_ssl.losses.barlow_twins import off_diagonal
+from vision_ssl.losses.precision import float32_loss
 from vision_ssl.utils import distributed
 
 
+@float32_loss
 def vicreg_terms(
     z1: torch.Tensor, z2: torch.Tensor, eps: float = 1e-4, gather_distributed: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -33,17 +35,16 @@ def vicreg_terms(
     n, d = z1.shape
     if n < 2:
         raise ValueError("vicreg_loss needs at least 2 samples for the variance and covariance terms")
-    with torch.autocast(device_type=z1.device.type, enabled=False):
-        z1, z2 = z1.float(), z2.float()
-        invariance = F.mse_loss(z1, z2)
-        z1, z2 = z1 - z1.mean(dim=0), z2 - z2.mean(dim=0)
-        std1, std2 = torch.sqrt(z1.var(dim=0) + eps), torch.sqrt(z2.var(dim=0) + eps)
-        variance = F.relu(1 - std1).mean() / 2 + F.relu(1 - std2).mean() / 2
-        cov1, cov2 = z1.T @ z1 / (n - 1), z2.T @ z2 / (n - 1)  # (D, D)
-        covariance = off_diagonal(cov1).pow(2).sum() / d + off_diagonal(cov2).pow(2).sum() / d
+    invariance = F.mse_loss(z1, z2)
+    z1, z2 = z1 - z1.mean(dim=0), z2 - z2.mean(dim=0)
+    std1, std2 = torch.sqrt(z1.var(dim=0) + eps), torch.sqrt(z2.var(dim=0) + eps)
+    variance = F.relu(1 - std1).mean() / 2 + F.relu(1 - std2).mean() / 2
+    cov1, cov2 = z1.T @ z1 / (n - 1), z2.T @ z2 / (n - 1)  # (D, D)
+    covariance = off_diagonal(cov1).pow(2).sum() / d + off_diagonal(cov2).pow(2).sum() / d
     return invariance, variance, covariance
 
 
+@float32_loss
 def vicreg_loss(
     z1: torch.Tensor,
     z2: torch.Tensor,

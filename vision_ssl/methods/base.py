@@ -36,7 +36,7 @@ from vision_ssl.methods.step import StepOutput, Views, log_step, probe_loss_and_
 from vision_ssl.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalize
 from vision_ssl.transforms.recipes import SimCLRViews
 from vision_ssl.utils import distributed
-from vision_ssl.utils.optim import build_optimization, decay_groups
+from vision_ssl.utils.optim import build_optimization, method_groups
 
 
 class SSLMethod(L.LightningModule):
@@ -208,12 +208,18 @@ class SSLMethod(L.LightningModule):
         checkpoint["vision_ssl"] = run_record(self, dm, aug_seed=self.aug_seed, aug_step=self.aug_step)
 
     # ----------------------------------------------------------------- optimisation
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """Lightning's optimizer step, then `after_optimizer_step`: once per optimizer step whatever
+        `accumulate_grad_batches`, and before the callbacks' `on_train_batch_end` saves this step's checkpoint."""
+        super().optimizer_step(*args, **kwargs)
+        self.after_optimizer_step()
+
+    def after_optimizer_step(self) -> None:
+        """Override to move the state that follows the weights (momentum teacher, queue); `self.global_step` is
+        still the index of the step just taken. See `vision_ssl.utils.momentum`."""
+
     def configure_optimizers(self) -> Any:
-        # The probe: no weight decay, and no LARS trust ratio (a plain linear classifier on frozen features).
-        probe = [] if self.probe is None else list(self.probe.parameters())
-        probe_group: dict[str, Any] = {"params": probe, "weight_decay": 0.0, "lars": False}
-        if self.hparams.probe_lr is not None:
-            probe_group["lr"] = self.hparams.probe_lr
-        groups = decay_groups(self, exclude=probe, decay_norm_and_bias=self.decay_norm_and_bias)
-        return build_optimization(groups + ([probe_group] if probe else []), self.trainer, self.optimizer_factory,
-                                  self.scheduler_factory, self.hparams.warmup_epochs)
+        # Named groups backbone / heads / probe; the probe: no weight decay, and no LARS trust ratio.
+        groups = method_groups(self, self.backbone, self.probe, self.decay_norm_and_bias, self.hparams.probe_lr)
+        return build_optimization(groups, self.trainer, self.optimizer_factory, self.scheduler_factory,
+                                  self.hparams.warmup_epochs)

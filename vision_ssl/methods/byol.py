@@ -64,5 +64,5 @@ class BYOL(SSLMethod):
         """Target momentum of the current step (Sec. 3.2: 1 - (1 - base) (cos(pi k / K) + 1) / 2)."""
         return scheduled_momentum(self, self.hparams.base_momentum, self.hparams.final_momentum)
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def after_optimizer_step(self) -> None:
         update_ema(self.teacher, nn.Sequential(self.backbone, self.projector), self.momentum())

@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from vision_ssl.utils import distributed
+
 
 def check_image_size(backbone: nn.Module, name: str, image_size: int) -> None:
     """A ViT-style backbone (timm `patch_embed`) needs a side divisible by its patch and equal to its img_size."""
@@ -89,6 +91,8 @@ class NonFiniteWatch(nn.Module):
     """Notes the first step whose loss is NaN/inf without a host sync (a device flag); `check` reads it (one sync)
     and raises the non-finite error, naming that step and the loss terms of the latest step."""
 
+    first: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("first", torch.zeros((), dtype=torch.long), persistent=False)  # step + 1; 0: none
@@ -100,7 +104,10 @@ class NonFiniteWatch(nn.Module):
         self.terms = {"loss": loss.detach(), **{k: v.detach() for k, v in terms.items()}}
 
     def check(self, step: int) -> None:
-        if first := int(self.first):
+        """Raise if any rank flagged a step (every rank calls it at the same point, so all raise together, also
+        when DDP does not broadcast rank 0's buffers)."""
+        flags = distributed.gather_no_grad(self.first.reshape(1)).tolist()  # (W,): the one host sync
+        if first := min((f for f in flags if f), default=0):
             terms = ", ".join(f"{k}={float(v):.4g}" for k, v in self.terms.items())
             raise nonfinite_error(f"non-finite loss at global step {first - 1} (at step {step - 1}: {terms})")
 

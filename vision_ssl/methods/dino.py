@@ -98,6 +98,7 @@ class DINO(SSLMethod):
         self.teacher = frozen_copy(nn.Sequential(self.backbone, self.head))  # EMA of the student, no gradient
         self.criterion = DINOLoss(out_dim, student_temp, warmup_teacher_temp, teacher_temp,
                                   warmup_teacher_temp_epochs, center_momentum)  # owns the centre
+        self.pending_teacher: list[torch.Tensor] = []  # (B, K) teacher means over crops, per micro-batch
 
     def default_augment(self) -> nn.Module:
         return MultiCropViews(num_global=2, num_local=6)
@@ -109,7 +110,8 @@ class DINO(SSLMethod):
             teacher = self.teacher(torch.cat(crops[:v_t])).reshape(v_t, b, -1)  # (V_t, B, K): global crops only
         h = forward_multicrop(self.backbone, crops)  # (V B, F), one pass per crop size
         student = self.head(h).reshape(len(crops), b, -1)  # (V, B, K)
-        loss = self.criterion(teacher, student, epoch=float(self.current_epoch))  # then the centre moves
+        loss = self.criterion(teacher, student, epoch=float(self.current_epoch), update_center=False)
+        self.pending_teacher.append(teacher.mean(0))  # the centre moves after the optimizer step
         logs = {"teacher_temp": torch.tensor(self.criterion.temperature(float(self.current_epoch))),
                 "momentum": torch.tensor(self.momentum())}
         return StepOutput(loss, h[:b], logs)  # probe: the first global crop
@@ -125,5 +127,10 @@ class DINO(SSLMethod):
             for p in self.head.last_layer.parameters():
                 p.grad = None
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def after_optimizer_step(self) -> None:
+        """Once per optimizer step: the teacher's EMA (Sec. 3.1) and the centre's (Eq. 4) on the mean over every
+        micro-batch of the step, so accumulating k micro-batches moves both as one k-times larger batch would."""
+        if self.pending_teacher:
+            self.criterion.update_center(torch.cat(self.pending_teacher)[None])  # (1, k B, K)
+            self.pending_teacher = []
         update_ema(self.teacher, nn.Sequential(self.backbone, self.head), self.momentum())

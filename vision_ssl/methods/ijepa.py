@@ -137,5 +137,5 @@ class IJEPA(SSLMethod):
         """Target-encoder momentum of the current step: linear from `base_momentum` to `final_momentum` (Sec. 4)."""
         return scheduled_momentum(self, self.hparams.base_momentum, self.hparams.final_momentum, shape="linear")
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def after_optimizer_step(self) -> None:
         update_ema(self.backbone, self.context_encoder, self.momentum())

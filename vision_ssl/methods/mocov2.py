@@ -10,6 +10,11 @@ same queue. MoCo's shuffling BN (Sec. 3.3) keeps BatchNorm statistics from leaki
 here the key encoder sees a random permutation of the batch in `key_chunks` sub-batches, each normalised with
 its own statistics, so query and key batches never share BN statistics (the single-process form of shuffling
 the keys across GPUs).
+
+Keys and key encoder move once per optimizer step (`after_optimizer_step`, before the step's checkpoint): with
+`accumulate_grad_batches=k` the keys of all k micro-batches are enqueued together after the step and every
+micro-batch reads the same queue, as one step on the k-times larger batch would (whose keys are never its own
+negatives, and which are all computed by the key encoder before its EMA move).
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ class MoCoV2(SSLMethod):
         self.projector = mocov2_projector(self.num_features, proj_hidden_dim, proj_output_dim)
         self.teacher = frozen_copy(nn.Sequential(self.backbone, self.projector))  # the key encoder
         self.queue = FeatureQueue(queue_size, proj_output_dim)  # (K, D) unit keys of past batches
+        self.pending_keys: list[torch.Tensor] = []  # keys of this optimizer step's micro-batches, not yet queued
 
     def on_train_start(self) -> None:
         try:
@@ -79,10 +85,18 @@ class MoCoV2(SSLMethod):
                 "will hold stale keys of the same images as negatives. Lower model.init_args.queue_size."
             )
 
+    def make_views(self, images: torch.Tensor) -> Views:
+        """The two views and the key shuffles of each (`key_perms`, (2, B)), drawn under the per-step view seed, so a
+        resumed run shuffles its keys as the unbroken one did."""
+        views = super().make_views(images)
+        views.extra["key_perms"] = torch.stack([torch.randperm(images.shape[0], device=images.device) for _ in "12"])
+        return views
+
     @torch.no_grad()
-    def keys(self, x: torch.Tensor) -> torch.Tensor:
-        """Key-encoder outputs (B, D) of a batch, computed on shuffled sub-batches (shuffling BN)."""
-        perm = torch.randperm(x.shape[0], device=x.device)
+    def keys(self, x: torch.Tensor, perm: torch.Tensor | None = None) -> torch.Tensor:
+        """Key-encoder outputs (B, D) of a batch, computed on sub-batches shuffled by `perm` (shuffling BN; None:
+        a random permutation)."""
+        perm = torch.randperm(x.shape[0], device=x.device) if perm is None else perm
         k = torch.cat([self.teacher(c) for c in x[perm].chunk(self.hparams.key_chunks)])
         return k[torch.argsort(perm)]  # back to the input order
 
@@ -90,19 +104,20 @@ class MoCoV2(SSLMethod):
         x1, x2 = views.images
         h1 = self.backbone(x1)  # (B, F)
         q1 = self.projector(h1)  # (B, D)
-        k2 = self.keys(x2)  # (B, D): no gradient through the key encoder
-        queue = self.queue.features  # read in place: the keys are enqueued after the backward pass
+        perms = views.extra.get("key_perms", [None, None])
+        k2 = self.keys(x2, perms[1])  # (B, D): no gradient through the key encoder
+        queue = self.queue.features  # read in place: the keys are enqueued after the optimizer step
         loss = info_nce_with_queue(q1, k2, queue, self.hparams.temperature)
-        self.pending_keys = [k2]
+        self.pending_keys.append(k2)
         if self.hparams.symmetric:
             q2 = self.projector(self.backbone(x2))
-            k1 = self.keys(x1)
+            k1 = self.keys(x1, perms[0])
             loss = (loss + info_nce_with_queue(q2, k1, queue, self.hparams.temperature)) / 2
             self.pending_keys.append(k1)
         return StepOutput(loss, h1, {})
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        for k in self.pending_keys:  # after the backward pass, so the in-place write cannot corrupt its graph
+    def after_optimizer_step(self) -> None:
+        for k in self.pending_keys:  # after the backward passes, so the in-place write cannot corrupt their graphs
             self.queue.push(F.normalize(k.float(), dim=1))
         self.pending_keys = []
         update_ema(self.teacher, nn.Sequential(self.backbone, self.projector), self.hparams.momentum)

@@ -78,5 +78,5 @@ class MoCoV3(SSLMethod):
         """Momentum of the current step: cosine from `base_momentum` to `final_momentum` over the run."""
         return scheduled_momentum(self, self.hparams.base_momentum, self.hparams.final_momentum)
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def after_optimizer_step(self) -> None:
         update_ema(self.teacher, nn.Sequential(self.backbone, self.projector), self.momentum())

@@ -20,12 +20,12 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
 from vision_ssl.methods.step import StepOutput, Views, log_step
-from vision_ssl.utils.optim import build_optimization, decay_groups
+from vision_ssl.utils.optim import build_optimization, method_groups
 
 
 class VideoMethod(L.LightningModule):
-    """Base of the clip methods. A subclass builds `self.probe` (embedding -> num_classes) and keeps
-    `context_frames`, `warmup_epochs` and `probe_lr` in its hyperparameters.
+    """Base of the clip methods. A subclass builds `self.encoder` (frames -> embedding) and `self.probe` (embedding
+    -> num_classes) and keeps `context_frames`, `warmup_epochs` and `probe_lr` in its hyperparameters.
 
     Args:
         optimizer: optimizer factory (LightningCLI `class_path`/`init_args`); default: the method's
@@ -88,10 +88,7 @@ class VideoMethod(L.LightningModule):
     def configure_optimizers(self) -> Any:
         """The probe in its own group without weight decay (at `probe_lr` if set); the injected optimizer (else
         `default_optimizer`) and scheduler (`vision_ssl.utils.optim`)."""
-        probe_group: dict[str, Any] = {"params": list(self.probe.parameters()), "weight_decay": 0.0}
-        if self.hparams.probe_lr is not None:
-            probe_group["lr"] = self.hparams.probe_lr
-        groups = decay_groups(self, exclude=self.probe.parameters()) + [probe_group]
+        groups = method_groups(self, self.get_submodule("encoder"), self.probe, probe_lr=self.hparams.probe_lr)
         optimizer: Callable[[Any], torch.optim.Optimizer] = self.optimizer_factory or self.default_optimizer
         return build_optimization(groups, self.trainer, optimizer, self.scheduler_factory, self.hparams.warmup_epochs)
 

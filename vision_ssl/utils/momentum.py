@@ -3,8 +3,13 @@ it, and `vision_ssl.utils.schedules.cosine_momentum` gives BYOL's / MoCo v3's mo
 
     self.teacher = frozen_copy(nn.Sequential(self.backbone, self.projector))
     ...
-    def on_train_batch_end(self, *args):
-        update_ema(self.teacher, nn.Sequential(self.backbone, self.projector), momentum)
+    def after_optimizer_step(self) -> None:  # SSLMethod calls it at the end of `optimizer_step`
+        update_ema(self.teacher, nn.Sequential(self.backbone, self.projector), self.momentum())
+
+Where: once per optimizer step, right after it. Not in `on_train_batch_end`, which runs once per micro-batch under
+`accumulate_grad_batches` (k EMA moves per step) and after the callbacks' `on_train_batch_end`, where `last.ckpt`
+is written (a resume from it would miss the step's EMA move). The schedule is indexed by the optimizer step:
+`global_step`, still the index of the step just taken inside `optimizer_step`.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ def update_ema(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
 
 
 def scheduled_momentum(module: Any, base: float, final: float, shape: str = "cosine") -> float:
-    """The teacher momentum of `module`'s current optimizer step, from `base` to `final` over the run's steps:
+    """The teacher momentum of `module`'s optimizer step `global_step` (0-based), `base` to `final` over the run:
     `cosine_momentum` (BYOL Sec. 3.2, MoCo v3, DINO) or `linear` (I-JEPA Sec. 4). `base` when the module is not
     attached to a trainer."""
     trainer = getattr(module, "_trainer", None)

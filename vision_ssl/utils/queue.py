@@ -12,7 +12,7 @@ class FeatureQueue(nn.Module):
     """The `size` most recent feature vectors (and optional integer labels), overwritten oldest first.
 
     The queue and its pointer are buffers, so they move with the module and are checkpointed. `push` writes in
-    place: push after the backward pass (e.g. in `on_train_batch_end`) when the loss read the queue.
+    place: push after the backward pass (e.g. in `after_optimizer_step`) when the loss read the queue.
 
     Args:
         size: vectors kept.
