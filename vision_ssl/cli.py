@@ -7,7 +7,8 @@
 `data.num_classes`, `data.image_size` and `data.channels` are linked into the model. The best checkpoint on
 `val/probe_top1` is configured under `checkpoint.*` (with unlabelled data and no `monitor.eval_data` there is no
 such key, so only `last.ckpt` is kept), the one `last.ckpt` (every N steps and at the end) under
-`last_checkpoint.*`; logs go to TensorBoard under `runs/`. A half-precision config run without a GPU runs in
+`last_checkpoint.*`; channels_last and torch.compile under `speed.*` (`vision_ssl.utils.speed`, on in the GPU
+configs); logs go to TensorBoard under `runs/`. A half-precision config run without a GPU runs in
 32-true and says so (bf16 is kept on CPUs with bf16 instructions, where it is faster than fp32).
 """
 
@@ -34,6 +35,7 @@ import vision_ssl.data  # noqa: F401  (registers the data modules for short clas
 import vision_ssl.methods  # noqa: F401  (registers the methods for short class names)
 from vision_ssl.eval.monitor import ValidationMonitor
 from vision_ssl.utils.checkpoint import AtomicCheckpointIO, LastCheckpoint, load_checkpoint
+from vision_ssl.utils.speed import SpeedOptions
 
 EXTRA_COMMANDS = {
     "probe": "vision_ssl.eval.linear_probe.main",
@@ -116,6 +118,7 @@ class VisionSSLCLI(LightningCLI):
         parser.link_arguments("checkpoint.dirpath", "last_checkpoint.dirpath")
         parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
         parser.add_lightning_class_args(ValidationMonitor, "monitor")  # val/knn_top1 and the collapse statistics
+        parser.add_lightning_class_args(SpeedOptions, "speed")  # channels_last and torch.compile, off by default
         parser.set_defaults({"lr_monitor.logging_interval": "step"})
         parser.set_defaults(
             {
