@@ -33,6 +33,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
 import vision_ssl.data  # noqa: F401  (registers the data modules for short class names)
 import vision_ssl.methods  # noqa: F401  (registers the methods for short class names)
+from vision_ssl.data.extras import MissingExtraError
 from vision_ssl.eval.monitor import ValidationMonitor
 from vision_ssl.utils.checkpoint import AtomicCheckpointIO, LastCheckpoint, load_checkpoint
 from vision_ssl.utils.speed import SpeedOptions
@@ -46,8 +47,8 @@ EXTRA_COMMANDS = {
     "prepare-data": "vision_ssl.data.shards.main",
     "embed": "vision_ssl.embed.main",
 }
-# Raised by our own checks with a message naming the bad value and what is allowed.
-USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError)
+# Raised by our own checks with a message naming the bad value and what is allowed, or the extra to install.
+USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError, MissingExtraError)
 # No `plugins` default: jsonargparse cannot serialise an instance, so AtomicCheckpointIO is installed on the built
 # trainer instead (`instantiate_trainer`).
 TRAINER_DEFAULTS = {"logger": lazy_instance(TensorBoardLogger, save_dir="runs", name="vision_ssl", default_hp_metric=False)}

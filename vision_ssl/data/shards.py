@@ -34,6 +34,7 @@ import torch
 from torchvision.datasets.folder import IMG_EXTENSIONS
 from tqdm import tqdm
 
+from vision_ssl.data.extras import require
 from vision_ssl.data.image_files import IMAGE_EXTENSIONS, decode, list_images, readable
 
 META_FILE = "vision_ssl_shards.json"
@@ -163,8 +164,7 @@ def split_done(folder: str) -> bool:
 
 def write_split(items: list[Item], folder: str, fn: EncodeSample, workers: int, chunk_bytes: str) -> None:
     """Write `items` as LitData chunks under `folder`, resuming from LitData's checkpoints there if any."""
-    import litdata
-
+    litdata = require("litdata", "writing image shards")
     start = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"  # fork: no re-import per worker
     with contextlib.redirect_stdout(io.StringIO()):  # LitData's chatter (and its advert); the progress bar is stderr
         litdata.optimize(fn, items, output_dir=folder, chunk_bytes=chunk_bytes, num_workers=workers,
