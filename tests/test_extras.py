@@ -1,16 +1,23 @@
 """PyAV and LitData are optional (`[video]`, `[shards]` extras): a missing one is named, with the extra to install,
-where it is used; images train without either."""
+where it is used; images train without either. Our calls to torchvision's deprecated image codecs (kept on purpose,
+vision_ssl/data/image_files.py) raise no DeprecationWarning."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+import warnings
 
+import numpy as np
 import pytest
+import torch
 from helpers import REPO, cli_args_for
+from PIL import Image
 
 from vision_ssl.cli import USER_ERRORS
 from vision_ssl.data.extras import MissingExtraError
+from vision_ssl.data.image_files import decode
 
 
 def test_missing_pyav_names_the_video_extra(monkeypatch, tmp_path):
@@ -42,3 +49,16 @@ def test_image_training_needs_neither(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("ok []")
+
+
+def test_torchvision_codec_deprecation_is_silenced_in_our_calls_only():
+    buf = io.BytesIO()
+    Image.fromarray(np.arange(6 * 8 * 3, dtype=np.uint8).reshape(6, 8, 3)).save(buf, "PNG")
+    data = buf.getvalue()
+    with pytest.warns(DeprecationWarning, match="image decoding and encoding capabilities of TorchVision"):
+        from torchvision.io import decode_image
+
+        expected = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8))  # the message we filter on
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert torch.equal(decode(data), expected)  # same decoder, same pixels, no warning

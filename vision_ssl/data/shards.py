@@ -35,7 +35,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 from tqdm import tqdm
 
 from vision_ssl.data.extras import require
-from vision_ssl.data.image_files import IMAGE_EXTENSIONS, decode, list_images, readable
+from vision_ssl.data.image_files import IMAGE_EXTENSIONS, decode, list_images, readable, torchvision_codecs
 
 META_FILE = "vision_ssl_shards.json"
 FORMAT = "vision_ssl.shards/1"
@@ -119,7 +119,8 @@ def encode_file(path: str) -> bytes:
         raw = f.read()
     if raw.startswith((_JPEG, _PNG)):
         return raw
-    return encode_png(decode(raw)).numpy().tobytes()
+    with torchvision_codecs():  # torchvision's PNG encoder, kept: see vision_ssl/data/image_files.py
+        return encode_png(decode(raw)).numpy().tobytes()
 
 
 class EncodeSample:
@@ -137,7 +138,8 @@ class EncodeSample:
             else:
                 from torchvision.io import encode_png
 
-                image = encode_png(self.images[ref]).numpy().tobytes()
+                with torchvision_codecs():
+                    image = encode_png(self.images[ref]).numpy().tobytes()
         except Exception:  # noqa: BLE001 - see the class docstring
             image = b""
         return {"image": image, "label": int(label), "index": int(index), "name": str(name).encode()}
