@@ -13,7 +13,12 @@ import torch
 from torch import nn
 
 from vision_ssl.backbones.vit_tokens import check_vit, encode_patches, gather_tokens, patch_tokens, run_blocks
-from vision_ssl.transforms.multiblock import block_indices, block_shape, multiblock_masks
+from vision_ssl.transforms.multiblock import (
+    block_indices,
+    block_shape,
+    fixed_context_length,
+    multiblock_masks,
+)
 
 VIT = dict(img_size=16, patch_size=4, embed_dim=32, depth=2, num_heads=2, num_classes=0)
 LAYOUTS = {"class_token": {}, "no_embed_class": dict(no_embed_class=True), "registers": dict(reg_tokens=2),
@@ -107,3 +112,19 @@ def test_multiblock_seeded_and_validated():
         multiblock_masks(2, (7, 7), target_scale=(0.3, 0.2))
     with pytest.raises(ValueError, match="empty context"):
         multiblock_masks(4, (2, 2), random.Random(0), target_scale=(0.9, 1.0), tries=2)
+
+
+def test_fixed_context_length_holds_in_every_batch_and_hides_no_target():
+    k = fixed_context_length((8, 8))
+    assert k == fixed_context_length((8, 8))  # from the configuration alone
+    assert 4 <= k < 64
+    for seed in range(20):  # batches whose shared block shapes differ
+        masks = multiblock_masks(16, (8, 8), random.Random(seed), context_length=k)
+        assert masks.context.shape == (16, k)
+        for ctx, tgt in zip(masks.context.tolist(), masks.targets.tolist(), strict=True):
+            assert len(set(ctx)) == k and ctx == sorted(ctx)
+            assert not set(ctx) & {i for block in tgt for i in block}  # topping up never shows a target patch
+    with pytest.raises(ValueError, match=r"context_length must be in \[1, 64\].*got 65"):
+        multiblock_masks(2, (8, 8), context_length=65)
+    with pytest.raises(ValueError, match="fewer than context_length 60"):
+        multiblock_masks(2, (8, 8), random.Random(0), context_length=60, tries=1)

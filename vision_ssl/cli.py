@@ -7,7 +7,8 @@
 `data.num_classes`, `data.image_size` and `data.channels` are linked into the model. The best checkpoint on
 `val/probe_top1` is configured under `checkpoint.*` (with unlabelled data and no `monitor.eval_data` there is no
 such key, so only `last.ckpt` is kept), the one `last.ckpt` (every N steps and at the end) under
-`last_checkpoint.*`; logs go to TensorBoard under `runs/`. A half-precision config run without a GPU runs in
+`last_checkpoint.*`; channels_last and torch.compile under `speed.*` (`vision_ssl.utils.speed`, on in the GPU
+configs); logs go to TensorBoard under `runs/`. A half-precision config run without a GPU runs in
 32-true and says so (bf16 is kept on CPUs with bf16 instructions, where it is faster than fp32).
 """
 
@@ -36,9 +37,11 @@ from torch.nn.parallel import DistributedDataParallel
 
 import vision_ssl.data  # noqa: F401  (registers the data modules for short class names)
 import vision_ssl.methods  # noqa: F401  (registers the methods for short class names)
+from vision_ssl.data.extras import MissingExtraError
 from vision_ssl.eval.monitor import ValidationMonitor
 from vision_ssl.registry import short_class_paths
 from vision_ssl.utils.checkpoint import AtomicCheckpointIO, LastCheckpoint, load_checkpoint
+from vision_ssl.utils.speed import SpeedOptions
 
 EXTRA_COMMANDS = {
     "probe": "vision_ssl.eval.linear_probe.main",
@@ -49,8 +52,8 @@ EXTRA_COMMANDS = {
     "prepare-data": "vision_ssl.data.shards.main",
     "embed": "vision_ssl.embed_cli.main",
 }
-# Raised by our own checks with a message naming the bad value and what is allowed.
-USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError)
+# Raised by our own checks with a message naming the bad value and what is allowed, or the extra to install.
+USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError, MissingExtraError)
 # No `plugins` default: jsonargparse cannot serialise an instance, so AtomicCheckpointIO is installed on the built
 # trainer instead (`instantiate_trainer`).
 TRAINER_DEFAULTS = {"logger": lazy_instance(TensorBoardLogger, save_dir="runs", name="vision_ssl", default_hp_metric=False)}
@@ -143,6 +146,7 @@ class VisionSSLCLI(LightningCLI):
         parser.link_arguments("checkpoint.dirpath", "last_checkpoint.dirpath")
         parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
         parser.add_lightning_class_args(ValidationMonitor, "monitor")  # val/knn_top1 and the collapse statistics
+        parser.add_lightning_class_args(SpeedOptions, "speed")  # channels_last and torch.compile, off by default
         parser.set_defaults({"lr_monitor.logging_interval": "step"})
         parser.set_defaults(
             {

@@ -5,6 +5,16 @@ PIL knows go through PIL (torchvision 0.29 cannot decode BMP or TIFF). Both give
 CMYK and YCbCr converted, alpha dropped as `fit_channels` would) and one channel for gray ones (gray + alpha keeps
 the gray), turned upright by their EXIF orientation. 16-bit images (PNG, TIFF) are scaled to 8 bits, `round(v * 255 / 65535)`, so white stays white.
 
+Which decoder, and why (torchvision 0.29 deprecates its image codecs in favour of TorchCodec): we keep
+`torchvision.io.decode_image` for now and silence that one DeprecationWarning by its message
+(`torchvision_codecs`). TorchCodec is the chosen successor: torchcodec 0.17 installs from a plain wheel here and
+its `decoders.decode_jpeg`/`decode_png`/`decode_webp` decode still images on the CPU without a system FFmpeg,
+bit-identical to torchvision on our PNG, JPEG and lossless WebP samples. It is not used yet because it would
+change what we decode: its image decoders have no EXIF-orientation option (we turn photos upright), and its
+16-bit path scales differently from `_to_uint8`; it would also add a 10 MB CUDA-built dependency. Moving means
+applying the EXIF orientation ourselves, keeping `_to_uint8`, and the tests here pinning the result. PIL (or
+PIL-SIMD, a drop-in build) stays the decoder of every other format.
+
 Size rule: the shorter side is resized to `size` (bilinear, antialiased) and the centre `size` x `size` square is
 cropped. An image whose shorter side is below `size` is upsampled only when `upscale_small` is set; otherwise it
 is an error naming the file, since blowing up thumbnails silently would train on blur.
@@ -12,8 +22,11 @@ is an error naming the file, since blowing up thumbnails silently would train on
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -27,6 +40,16 @@ from vision_ssl.data.base import fit_channels
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # PIL opens 16-bit gray PNG/TIFF as one of these
 _GRAY_MODES = ("1", "L", "LA", "La", "I;16", "I;16B", "I;16L", "I;16N", "I")
+# torchvision.io's warning on every decode_image/encode_png call since 0.29 (why we keep them: the module docstring).
+_TORCHVISION_CODECS_DEPRECATED = "The image decoding and encoding capabilities of TorchVision are deprecated"
+
+
+@contextlib.contextmanager
+def torchvision_codecs() -> Iterator[None]:
+    """Calls to torchvision.io's image codecs without their 0.29 DeprecationWarning (that one warning only)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_TORCHVISION_CODECS_DEPRECATED, category=DeprecationWarning)
+        yield
 
 
 def list_images(root: str, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> tuple[list[str], list[str]]:
@@ -77,9 +100,10 @@ def decode(data: bytes) -> torch.Tensor:
     buf = torch.frombuffer(bytearray(data), dtype=torch.uint8)
     # UNCHANGED keeps gray images one channel; it would give palette indices for a palette PNG, so those ask for RGB.
     mode = ImageReadMode.RGB if _is_palette_png(data) else ImageReadMode.UNCHANGED
-    image = decode_image(buf, mode=mode, apply_exif_orientation=True)
-    if image.shape[0] == 4 and data.startswith(b"\xff\xd8\xff"):  # a CMYK JPEG: let libjpeg convert it
-        image = decode_image(buf, mode=ImageReadMode.RGB, apply_exif_orientation=True)
+    with torchvision_codecs():
+        image = decode_image(buf, mode=mode, apply_exif_orientation=True)
+        if image.shape[0] == 4 and data.startswith(b"\xff\xd8\xff"):  # a CMYK JPEG: let libjpeg convert it
+            image = decode_image(buf, mode=ImageReadMode.RGB, apply_exif_orientation=True)
     return _to_uint8(image[:1] if image.shape[0] == 2 else image[:3])  # alpha dropped, as fit_channels does
 
 

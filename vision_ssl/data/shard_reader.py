@@ -11,11 +11,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from litdata import StreamingDataLoader, StreamingDataset
-from litdata.utilities.subsample import shuffle_lists_together, subsample_filenames_and_roi
-from litdata.utilities.train_test_split import deepcopy_dataset
 
-from vision_ssl.data.image_files import decode, fit_image
+from vision_ssl.data.extras import require
+
+require("litdata", "reading image shards")  # one line naming the extra, before the imports below would fail
+from litdata import StreamingDataLoader, StreamingDataset  # noqa: E402
+from litdata.utilities.subsample import shuffle_lists_together, subsample_filenames_and_roi  # noqa: E402
+from litdata.utilities.train_test_split import deepcopy_dataset  # noqa: E402
+
+from vision_ssl.data.image_files import decode, fit_image  # noqa: E402
 
 
 def decode_bytes(data: Any, size: int, channels: int) -> torch.Tensor:

@@ -34,7 +34,8 @@ import torch
 from torchvision.datasets.folder import IMG_EXTENSIONS
 from tqdm import tqdm
 
-from vision_ssl.data.image_files import IMAGE_EXTENSIONS, decode, list_images, readable
+from vision_ssl.data.extras import require
+from vision_ssl.data.image_files import IMAGE_EXTENSIONS, decode, list_images, readable, torchvision_codecs
 
 META_FILE = "vision_ssl_shards.json"
 FORMAT = "vision_ssl.shards/1"
@@ -118,7 +119,8 @@ def encode_file(path: str) -> bytes:
         raw = f.read()
     if raw.startswith((_JPEG, _PNG)):
         return raw
-    return encode_png(decode(raw)).numpy().tobytes()
+    with torchvision_codecs():  # torchvision's PNG encoder, kept: see vision_ssl/data/image_files.py
+        return encode_png(decode(raw)).numpy().tobytes()
 
 
 class EncodeSample:
@@ -136,7 +138,8 @@ class EncodeSample:
             else:
                 from torchvision.io import encode_png
 
-                image = encode_png(self.images[ref]).numpy().tobytes()
+                with torchvision_codecs():
+                    image = encode_png(self.images[ref]).numpy().tobytes()
         except Exception:  # noqa: BLE001 - see the class docstring
             image = b""
         return {"image": image, "label": int(label), "index": int(index), "name": str(name).encode()}
@@ -163,8 +166,7 @@ def split_done(folder: str) -> bool:
 
 def write_split(items: list[Item], folder: str, fn: EncodeSample, workers: int, chunk_bytes: str) -> None:
     """Write `items` as LitData chunks under `folder`, resuming from LitData's checkpoints there if any."""
-    import litdata
-
+    litdata = require("litdata", "writing image shards")
     start = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"  # fork: no re-import per worker
     with contextlib.redirect_stdout(io.StringIO()):  # LitData's chatter (and its advert); the progress bar is stderr
         litdata.optimize(fn, items, output_dir=folder, chunk_bytes=chunk_bytes, num_workers=workers,

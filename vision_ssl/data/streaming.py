@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from vision_ssl.data.base import ImageDataModule
+from vision_ssl.data.extras import require
 from vision_ssl.data.shards import FORMAT, META_FILE
 
 
@@ -41,8 +42,7 @@ def _rewrite_hint(root: str) -> str:
 def read_meta(root: str, cache_dir: str | None = None, storage_options: dict | None = None) -> dict[str, Any]:
     """The `vision_ssl_shards.json` of the shards at `root` (a folder or a URL), with clear errors."""
     if is_url(root):
-        from litdata.streaming.downloader import get_downloader
-
+        get_downloader = require("litdata.streaming.downloader", "reading shards from a URL").get_downloader
         local_dir = os.path.join(cache_dir or tempfile.gettempdir(), "vision_ssl_meta",
                                  hashlib.sha1(root.encode()).hexdigest()[:16])
         os.makedirs(local_dir, exist_ok=True)

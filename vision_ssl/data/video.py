@@ -26,6 +26,8 @@ from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms.v2 import functional as TF
 
 from vision_ssl.data.base import fit_channels, missing_data_error
+from vision_ssl.data.extras import require
+from vision_ssl.data.image_files import torchvision_codecs
 from vision_ssl.data.sampling import train_sampler
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v")
@@ -40,10 +42,7 @@ def _fit(frame: torch.Tensor, size: int, channels: int) -> torch.Tensor:
 
 def read_video(path: str, size: int, channels: int = 3, max_frames: int | None = None) -> torch.Tensor:
     """Decode a video file to uint8 frames (T, channels, size, size) with PyAV."""
-    try:
-        import av
-    except ImportError as err:
-        raise ImportError("decoding video files needs PyAV: `pip install av` (frame-image folders do not)") from err
+    av = require("av", "reading video files (frame-image folders do not)")
     frames = []
     try:
         with av.open(path) as container:
@@ -64,7 +63,9 @@ def read_frame_folder(folder: str, size: int, channels: int = 3, max_frames: int
     names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))[:max_frames]
     if not names:
         raise RuntimeError(f"no frame images ({', '.join(IMAGE_EXTENSIONS)}) in '{folder}'")
-    return torch.stack([_fit(decode_image(os.path.join(folder, n), ImageReadMode.RGB), size, channels) for n in names])
+    with torchvision_codecs():  # still torchvision's decoder: see vision_ssl/data/image_files.py
+        return torch.stack([_fit(decode_image(os.path.join(folder, n), ImageReadMode.RGB), size, channels)
+                            for n in names])
 
 
 def find_sources(root: str) -> list[str]:

@@ -29,7 +29,7 @@ from torch import nn
 from vision_ssl.backbones.vit_tokens import check_vit, encode_patches, gather_tokens, vit_backbone_kwargs
 from vision_ssl.heads.jepa_predictor import JEPAPredictor
 from vision_ssl.methods.base import SSLMethod, StepOutput, Views
-from vision_ssl.transforms.multiblock import multiblock_masks
+from vision_ssl.transforms.multiblock import fixed_context_length, multiblock_masks
 from vision_ssl.transforms.recipes import CropFlipViews
 from vision_ssl.utils import distributed
 from vision_ssl.utils.momentum import frozen_copy, scheduled_momentum, update_ema
@@ -58,6 +58,8 @@ class IJEPA(SSLMethod):
 
     num_views = 1
     decay_norm_and_bias = False  # AdamW, weight decay on weights only, as the reference
+    # `SpeedOptions(compile=True)`: the encoders' blocks, which `targets` and `predict` call directly.
+    compile_modules = ("backbone.blocks", "context_encoder.blocks")
 
     def __init__(
         self,
@@ -85,8 +87,9 @@ class IJEPA(SSLMethod):
         if getattr(vit, "dynamic_img_size", False):
             raise ValueError("I-JEPA masks a fixed patch grid: build the ViT without dynamic_img_size")
         self.grid = tuple(vit.patch_embed.grid_size)
-        multiblock_masks(2, self.grid, random.Random(0), num_targets, target_scale, target_aspect, context_scale,
-                         min_context)  # validates the masking options now rather than at the first step
+        # One context length for the run (validates the masking options too): a compiled encoder compiles once.
+        self.context_length = fixed_context_length(self.grid, num_targets, target_scale, target_aspect, context_scale,
+                                                   min_context)
         self.context_encoder = vit  # trained by the loss
         self.backbone = frozen_copy(vit)  # the EMA target encoder: evaluated, as in the paper
         self.predictor = JEPAPredictor(vit.embed_dim, self.grid, predictor_dim, predictor_depth, predictor_heads)
@@ -96,12 +99,14 @@ class IJEPA(SSLMethod):
 
     def make_views(self, images: torch.Tensor) -> Views:
         """The view (B, C, H, W) and its keep-indices: `context` (B, K_c) and `targets` (B, M, K_t), drawn on the
-        host from a generator seeded like the view recipe (run seed, rank, step), so a resume draws the same."""
+        host from a generator seeded like the view recipe (run seed, rank, step), so a resume draws the same.
+        K_c is `context_length` in every batch."""
         views = super().make_views(images)
         seed = (self.aug_seed * 1_000_003 + distributed.rank() * 7919 + self.aug_step) % (2**63)
         h = self.hparams
         masks = multiblock_masks(images.shape[0], self.grid, random.Random(seed), h.num_targets, h.target_scale,
-                                 h.target_aspect, h.context_scale, h.min_context, device=images.device)
+                                 h.target_aspect, h.context_scale, h.min_context, device=images.device,
+                                 context_length=self.context_length)
         views.extra.update(context=masks.context, targets=masks.targets)
         return views
 

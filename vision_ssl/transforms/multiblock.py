@@ -6,12 +6,14 @@ shape (scale 0.85-1.0, unit aspect ratio) are drawn, as in the reference collato
 target blocks (4) and a context block are placed uniformly at random; the target patches are removed from the
 context, so the context never shows what the predictor must predict. Contexts then hold different numbers of
 patches; all are cut to the batch's minimum so that the batch stacks without padding (the reference does the
-same). Where this file differs from the reference code, on purpose:
+same), or, with `context_length` (I-JEPA passes `fixed_context_length`), to one length for the whole run, so that
+a compiled context encoder compiles once. Where this file differs from the reference code, on purpose:
   - the reference keeps the first patches of each context in raster order, which drops the bottom-right of the
     larger contexts; we keep a random subset of that size (still sorted), so no image region is favoured;
   - the reference draws block corners in [0, H - h) and shrinks blocks to at most H - 1 rows, so a block never
     touches the last row or column; we draw corners in [0, H - h] and allow full-height blocks;
-  - the reference uses one uniform draw for both the scale and the aspect ratio; we draw them independently.
+  - the reference uses one uniform draw for both the scale and the aspect ratio; we draw them independently;
+  - with `context_length`, a context still shorter after the redraws is topped up with random non-target patches.
 
 The sampler works on the host with a `random.Random` (plain Python on at most a few hundred patch indices per
 image, as the reference's data-loader collator): the batch minimum is then a host integer, so the result is two
@@ -77,6 +79,7 @@ def multiblock_masks(
     min_context: int = 4,
     tries: int = 20,
     device: torch.device | str | None = None,
+    context_length: int | None = None,
 ) -> MultiBlockMasks:
     """Context and target keep-indices for a batch on a `grid` (rows, cols) of patches.
 
@@ -93,9 +96,12 @@ def multiblock_masks(
             (the reference's `min_keep`); the largest context drawn is used after that.
         tries: draws per image before settling for the largest context.
         device: device of the returned tensors.
+        context_length: every context keeps exactly this many patches, whatever the batch (`fixed_context_length`
+            gives a run's value), so a compiled encoder sees one shape. An image whose context is shorter after
+            `tries` draws is topped up with random patches outside its target blocks. None: the batch's minimum.
 
     Returns:
-        The keep-indices; every context has the batch's minimum size, at least 1.
+        The keep-indices; every context has `context_length` patches, or the batch's minimum size, at least 1.
 
     Raises:
         ValueError: a bad range or count, or a grid so small that some context is empty.
@@ -107,7 +113,11 @@ def multiblock_masks(
     _check_range("target_scale", target_scale, 0.0, 1.0)
     _check_range("context_scale", context_scale, 0.0, 1.0)
     _check_range("target_aspect", target_aspect, 0.0, math.inf)
+    if context_length is not None and not 1 <= context_length <= rows * cols:
+        raise ValueError(f"context_length must be in [1, {rows * cols}] (the patches of a {rows}x{cols} grid), got "
+                         f"{context_length}")
     rng = rng or random.Random()
+    enough = max(min_context, context_length or 0)
     target_shape = block_shape(rng, grid, target_scale, target_aspect)  # one shape per batch, as the reference
     context_shape = block_shape(rng, grid, context_scale, (1.0, 1.0))
     contexts, targets = [], []
@@ -119,14 +129,48 @@ def multiblock_masks(
             context = [i for i in _place(rng, grid, context_shape) if i not in hidden]
             if len(context) > len(best[0]):
                 best = (context, blocks)
-            if len(context) >= min_context:
+            if len(context) >= enough:
                 break
+        if context_length is not None and len(best[0]) < context_length:
+            best = (_top_up(rng, best[0], best[1], context_length, rows * cols), best[1])
         contexts.append(best[0])
         targets.append(best[1])
-    keep = min(len(c) for c in contexts)
+    keep = context_length or min(len(c) for c in contexts)
     if keep == 0:
         raise ValueError(f"a {rows}x{cols} patch grid left an empty context after removing {num_targets} target "
                          f"blocks of {target_shape}; use more patches (smaller patch_size) or fewer targets")
     contexts = [c if len(c) == keep else sorted(rng.sample(c, keep)) for c in contexts]
     return MultiBlockMasks(torch.tensor(contexts, dtype=torch.long, device=device),
                            torch.tensor(targets, dtype=torch.long, device=device))
+
+
+def _top_up(rng: random.Random, context: list[int], blocks: list[list[int]], length: int, patches: int) -> list[int]:
+    """`context` grown to `length` patches with random ones outside the target `blocks` (never a target patch)."""
+    hidden, have = set().union(*blocks), set(context)
+    free = [i for i in range(patches) if i not in hidden and i not in have]
+    if len(context) + len(free) < length:
+        raise ValueError(f"{len(blocks)} target blocks leave {len(context) + len(free)} of {patches} patches, fewer "
+                         f"than context_length {length}; lower context_length or use fewer/smaller targets")
+    return sorted(context + rng.sample(free, length - len(context)))
+
+
+def fixed_context_length(grid: tuple[int, int], num_targets: int = 4, target_scale: tuple[float, float] = (0.15, 0.2),
+                         target_aspect: tuple[float, float] = (0.75, 1.5),
+                         context_scale: tuple[float, float] = (0.85, 1.0), min_context: int = 4,
+                         quantile: float = 0.01, draws: int = 1000) -> int:
+    """One context length for a whole run: the `quantile` of the context sizes `multiblock_masks` draws.
+
+    Without it, each batch is cut to its own minimum, so the context encoder sees a new sequence length nearly
+    every step and a compiled encoder recompiles. The default 1% quantile is about the minimum of a batch of 100
+    (the size the reference's batch minimum gives), so few contexts are topped up. Computed from `draws` one-image
+    batches under a fixed seed, so it depends on the configuration only.
+
+    Returns:
+        The number of context patches, at least `min_context` (where the grid allows) and at least 1.
+    """
+    if not 0.0 <= quantile < 1.0 or draws < 1:
+        raise ValueError(f"need 0 <= quantile < 1 and draws >= 1, got {quantile} and {draws}")
+    rng = random.Random(0)
+    sizes = sorted(multiblock_masks(1, grid, rng, num_targets, target_scale, target_aspect, context_scale,
+                                    min_context).context.shape[1] for _ in range(draws))
+    return max(sizes[int(quantile * draws)], min(min_context, sizes[-1]))
