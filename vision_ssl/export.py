@@ -18,14 +18,31 @@ from vision_ssl.utils.checkpoint import load_checkpoint
 PREFIX = "backbone."
 
 
+VIDEO_PREFIX = "encoder."  # the clip methods' frame encoder
+
+
+def video_method(checkpoint: dict[str, Any]) -> str | None:
+    """The class path of the clip method that wrote `checkpoint`, or None for an image method."""
+    from vision_ssl.methods.restore import import_path
+    from vision_ssl.methods.video_base import VideoMethod
+
+    method = (checkpoint.get("vision_ssl") or {}).get("method")
+    try:
+        return method if method and issubclass(import_path(method), VideoMethod) else None
+    except (ImportError, AttributeError):
+        return None
+
+
 def backbone_state_dict(checkpoint: dict[str, Any], path: str = "checkpoint") -> dict[str, torch.Tensor]:
-    """The `backbone.*` tensors of a training checkpoint with the prefix removed."""
+    """The `backbone.*` tensors of a training checkpoint with the prefix removed (`encoder.*`, the frame encoder, for
+    a clip method)."""
     state = checkpoint.get("state_dict")
     if not isinstance(state, dict):
         raise ValueError(f"'{path}' has no 'state_dict': give a checkpoint written by `vision-ssl fit`")
-    out = {k[len(PREFIX) :]: v for k, v in state.items() if k.startswith(PREFIX)}
+    prefix = VIDEO_PREFIX if video_method(checkpoint) else PREFIX
+    out = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     if not out:
-        raise ValueError(f"'{path}' holds no backbone weights (no '{PREFIX}*' keys); this method has no image backbone")
+        raise ValueError(f"'{path}' holds no backbone weights (no '{prefix}*' keys); this method has no image backbone")
     return out
 
 
@@ -54,7 +71,13 @@ def export_backbone(checkpoint: str, out: str) -> str:
     state = backbone_state_dict(ckpt, checkpoint)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     torch.save(state, out)
-    return loader_line(dict(ckpt.get("hyper_parameters", {})), out)
+    hparams = dict(ckpt.get("hyper_parameters", {}))
+    if method := video_method(ckpt):  # the frame encoder: built by its method from the saved hyper-parameters
+        module, _, name = method.rpartition(".")
+        kwargs = {k: v for k, v in hparams.items() if not k.startswith("_")}
+        return (f"from {module} import {name}; m = {name}(**{kwargs!r}).encoder; "
+                f"m.load_state_dict(torch.load({out!r}), strict=True)")
+    return loader_line(hparams, out)
 
 
 def main(argv: list[str] | None = None) -> None:

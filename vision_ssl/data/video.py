@@ -119,7 +119,7 @@ class VideoClipDataModule(L.LightningDataModule):
         seed: seed of the training order (a new order every epoch, drawn from seed and epoch).
     """
 
-    num_classes: int = 1  # unlabelled: labels are -1
+    num_classes: int = 0  # unlabelled: labels are -1, and the methods keep no online probe
 
     def __init__(
         self,

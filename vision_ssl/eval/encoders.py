@@ -49,7 +49,7 @@ def _checkpoint_facts(path: str) -> dict[str, Any]:
 def _arch(model: nn.Module) -> str:
     hp = model.hparams
     extra = ",".join(f"{k}={v}" for k, v in (hp.get("backbone_kwargs") or {}).items())
-    return hp["backbone"] + (f"({extra})" if extra else "") + ("+cifar_stem" if hp.get("cifar_stem") else "")
+    return hp.get("backbone", f"{type(model).__name__}.encoder") + (f"({extra})" if extra else "") + ("+cifar_stem" if hp.get("cifar_stem") else "")
 
 
 def cli_encoders(

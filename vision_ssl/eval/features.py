@@ -30,6 +30,9 @@ def load_run(ckpt_path: str, data: str | None = None, **data_overrides: Any) -> 
     """
     model, ckpt = method_from_checkpoint(ckpt_path)
     info = ckpt["vision_ssl"]
+    if data is None and not isinstance(model, SSLMethod):
+        raise ValueError(f"'{ckpt_path}' is a clip method's checkpoint: its frame encoder is evaluated on labelled "
+                         "images at its image size; name them with --data (e.g. mnist for Moving MNIST)")
     if data is not None:
         from vision_ssl.data.resolve import data_module
 

@@ -39,7 +39,7 @@ from vision_ssl.heads.frame_predictor import (
 )
 from vision_ssl.losses import gaussian_kl
 from vision_ssl.methods.step import StepOutput, Views
-from vision_ssl.methods.video_base import VideoMethod
+from vision_ssl.methods.video_base import VideoMethod, video_probe
 from vision_ssl.metrics.video import summarize_samples
 
 
@@ -113,7 +113,7 @@ class NextFramePredictor(VideoMethod):
         if self.latent:
             self.posterior = GaussianLSTM(g_dim, z_dim, rnn_size, latent_layers)
             self.prior = GaussianLSTM(g_dim, z_dim, rnn_size, latent_layers)
-        self.probe = nn.Linear(g_dim, num_classes)
+        self.num_features, self.probe = g_dim, video_probe(g_dim, num_classes)
         self.val_clips_seen = 0  # clips of this validation epoch so far: the first `eval_clips` are sampled
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:

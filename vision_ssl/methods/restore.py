@@ -30,7 +30,8 @@ def method_from_checkpoint(path: str, image_only: bool = True) -> tuple[L.Lightn
 
     Args:
         path: the checkpoint file.
-        image_only: refuse methods without an image backbone (`SSLMethod` subclasses are the image methods).
+        image_only: refuse methods without an image backbone (`SSLMethod` subclasses, and the clip methods'
+            frame encoders, `VideoMethod.backbone`).
 
     Returns:
         (model in training mode on the CPU, the loaded checkpoint dictionary).
@@ -41,6 +42,7 @@ def method_from_checkpoint(path: str, image_only: bool = True) -> tuple[L.Lightn
             a method without an image backbone.
     """
     from vision_ssl.methods.base import SSLMethod
+    from vision_ssl.methods.video_base import VideoMethod
 
     ckpt = load_checkpoint(path)
     method = (ckpt.get("vision_ssl") or {}).get("method")
@@ -48,7 +50,7 @@ def method_from_checkpoint(path: str, image_only: bool = True) -> tuple[L.Lightn
         raise ValueError(f"'{path}' is not a vision_ssl training checkpoint (no 'vision_ssl' record of its method); "
                          "give a checkpoint written by `vision-ssl fit` or `vision_ssl.train`")
     cls = import_path(method)
-    if image_only and not issubclass(cls, SSLMethod):
+    if image_only and not issubclass(cls, (SSLMethod, VideoMethod)):
         raise ValueError(f"'{path}' was written by {cls.__name__}, which has no image backbone; give a checkpoint of "
                          "an image method (SSLMethod subclasses such as SimCLR, BYOL, MAE)")
     model = cls(**init_kwargs(ckpt["hyper_parameters"]))

@@ -2,7 +2,11 @@
 counterpart of `SSLMethod`. A method implements `ssl_step(views, labels) -> StepOutput` on clips in [0, 1] (the
 same contract as the image methods, `vision_ssl.methods.step`) and, if it samples or rolls out futures, the
 `evaluate_rollouts` hook; the base owns the training step, the multi-label online probe on the features of the
-step (the digits of the clip), validation and test logging, and the optimizer and schedule.
+step (the digits of the clip; none when the data has no labels), validation and test logging, the optimizer and
+schedule, and the image base's guarantees: a non-finite watch without host syncs (read every `finite_check_every`
+steps, before validation and before every checkpoint), the checkpoint record of method and data (so the evaluators,
+`embed`, `export` and `load_encoder` take a video checkpoint's frame encoder as `backbone`, with `normalize` mapping
+uint8 frames to [0, 1]) and the check that a checkpoint is resumed by the method that wrote it.
 
 Batches are (clips uint8 (B, T, C, H, W), labels long (B, K)), K labels per clip (-1: none), as the data modules of
 `vision_ssl.data.moving_mnist` and `vision_ssl.data.video` give them.
@@ -19,13 +23,15 @@ import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
+from vision_ssl.methods.checks import NonFiniteWatch, check_checkpoint_method, run_record
 from vision_ssl.methods.step import StepOutput, Views, log_step
 from vision_ssl.utils.optim import build_optimization, method_groups
 
 
 class VideoMethod(L.LightningModule):
-    """Base of the clip methods. A subclass builds `self.encoder` (frames -> embedding) and `self.probe` (embedding
-    -> num_classes) and keeps `context_frames`, `warmup_epochs` and `probe_lr` in its hyperparameters.
+    """Base of the clip methods. A subclass builds `self.encoder` (frames -> (embedding, skips)), sets
+    `self.num_features` (the embedding size) and `self.probe` (`video_probe`: embedding -> num_classes, or None
+    without labels), and keeps `context_frames`, `warmup_epochs` and `probe_lr` in its hyperparameters.
 
     Args:
         optimizer: optimizer factory (LightningCLI `class_path`/`init_args`); default: the method's
@@ -33,9 +39,23 @@ class VideoMethod(L.LightningModule):
         scheduler: LR scheduler factory; default linear warm-up then cosine, stepped every batch.
     """
 
+    finite_check_every: int = 50  # steps between reads of the non-finite flag (each read is one host sync)
+
     def __init__(self, optimizer: OptimizerCallable | None = None, scheduler: LRSchedulerCallable | None = None) -> None:
         super().__init__()
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.finite = NonFiniteWatch()
+
+    # ----------------------------------------------------------------- the frame encoder for the evaluators
+    @property
+    def backbone(self) -> nn.Module:
+        """The frame encoder as an image backbone: frames (B, C, H, W) in [0, 1] -> embeddings (B, num_features)."""
+        return FrameFeatures(self.get_submodule("encoder"), self.num_features)
+
+    @property
+    def normalize(self) -> nn.Module:
+        """uint8 (or [0, 1]) frames -> the encoder's input in [0, 1]."""
+        return UnitRange()
 
     # ----------------------------------------------------------------- what a method implements
     @staticmethod
@@ -53,10 +73,25 @@ class VideoMethod(L.LightningModule):
 
     # ----------------------------------------------------------------- steps
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        if self.global_step and self.global_step % self.finite_check_every == 0:
+            self.finite.check(self.global_step)
         clips, labels = batch
         out = self.ssl_step(Views([clips.float() / 255]), labels)
+        self.finite.record(out.loss, out.logs, self.global_step)
         log_step(self, out, clips.shape[0])
         return out.loss + multi_label_probe(self, self.probe, out.features, labels, "train")
+
+    def on_validation_start(self) -> None:
+        self.finite.check(self.global_step)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to save after a non-finite step; record method and data module (`vision_ssl.methods.restore`)."""
+        self.finite.check(self.global_step)
+        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        checkpoint["vision_ssl"] = run_record(self, dm)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        check_checkpoint_method(checkpoint, type(self))
 
     def evaluate(self, batch: Any, batch_idx: int, stage: str) -> None:
         """Loss, logs and probe of every clip under `stage/`, then the method's `evaluate_rollouts`."""
@@ -93,18 +128,45 @@ class VideoMethod(L.LightningModule):
         return build_optimization(groups, self.trainer, optimizer, self.scheduler_factory, self.hparams.warmup_epochs)
 
 
-def multi_label_probe(module: L.LightningModule, probe: nn.Module, h: torch.Tensor, labels: torch.Tensor,
-                      stage: str) -> torch.Tensor:  # fmt: skip
+def video_probe(dim: int, num_classes: int) -> nn.Linear | None:
+    """The online probe of a clip method: none when the data has no labels (num_classes 0, or 1 as older video data
+    modules gave)."""
+    return nn.Linear(dim, num_classes) if num_classes >= 2 else None
+
+
+def multi_label_probe(module: L.LightningModule, probe: nn.Module | None, h: torch.Tensor, labels: torch.Tensor,
+                      stage: str) -> torch.Tensor | float:  # fmt: skip
     """Multi-label linear probe on detached embeddings (B, D) of one frame and the digits (B, K) of its clip (-1:
-    none); logs `{stage}/probe_top1`, a hit being an argmax that is a digit present, and returns the BCE loss."""
+    none); logs `{stage}/probe_top1`, a hit being an argmax that is a digit present, and returns the BCE loss.
+    Branch-free, without host syncs: clips with no known label weigh nothing (and the epoch mean is over clips)."""
+    if probe is None:
+        return 0.0
     labels = labels.view(labels.shape[0], -1)
     known = labels >= 0
-    rows = known.any(1)
+    rows = known.any(1).float()  # (B,)
     logits = probe(h.detach())
-    if not rows.any():
-        return logits.sum() * 0.0
     target = torch.zeros_like(logits).scatter_(1, labels.clamp_min(0), known.float())
-    loss = F.binary_cross_entropy_with_logits(logits[rows], target[rows])
-    hit = target.gather(1, logits.argmax(1, keepdim=True))[rows]
-    module.log(f"{stage}/probe_top1", hit.mean(), on_step=False, on_epoch=True, batch_size=int(rows.sum()), sync_dist=True)
+    per_clip = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(1)  # (B,)
+    loss = (per_clip * rows).sum() / rows.sum().clamp(min=1)
+    hit = target.gather(1, logits.argmax(1, keepdim=True))[:, 0]
+    top1 = (hit * rows).sum() / rows.sum().clamp(min=1)
+    module.log(f"{stage}/probe_top1", top1, on_step=False, on_epoch=True, batch_size=labels.shape[0], sync_dist=True)
     return loss
+
+
+class FrameFeatures(nn.Module):
+    """A clip method's frame encoder seen as an image backbone (its embeddings, without the decoder's skips)."""
+
+    def __init__(self, encoder: nn.Module, num_features: int) -> None:
+        super().__init__()
+        self.encoder, self.num_features = encoder, num_features
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.encoder(frames)[0]  # (B, num_features)
+
+
+class UnitRange(nn.Module):
+    """uint8 images -> float in [0, 1]; float images pass through (the clip methods' input range)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float() / 255 if x.dtype == torch.uint8 else x

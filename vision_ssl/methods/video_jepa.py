@@ -46,7 +46,7 @@ from vision_ssl.heads.latent_predictor import WindowPredictor
 from vision_ssl.losses import gaussian_kl
 from vision_ssl.losses.variance_covariance import variance_covariance
 from vision_ssl.methods.step import StepOutput, Views
-from vision_ssl.methods.video_base import VideoMethod
+from vision_ssl.methods.video_base import VideoMethod, video_probe
 
 
 class VideoJEPA(VideoMethod):
@@ -107,7 +107,7 @@ class VideoJEPA(VideoMethod):
         self.latent = predictor == "latent"
         self.encoder = FrameEncoder(in_chans, image_size, dim, width, squash=False)
         self.predictor = WindowPredictor(dim, history, hidden, z_dim if self.latent else 0)
-        self.probe = nn.Linear(dim, num_classes)
+        self.num_features, self.probe = dim, video_probe(dim, num_classes)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """Embeddings (B, dim) of frames (B, C, H, W) in [0, 1]."""
