@@ -128,3 +128,19 @@ def test_evaluators_take_a_label_free_checkpoint_with_named_data(command, label_
         main([name, label_free_checkpoint, *options, *extra])
     main([name, label_free_checkpoint, "--data", "fake", *options, *extra])
     assert "top-1" in capsys.readouterr().out.lower() or (tmp_path / "report" / "report.md").is_file()
+
+
+def test_the_issue_flow_photos_to_shards_to_fit(tmp_path, capsys):
+    """`vision-ssl prepare-data photos shards`, then the demo config on the shards, as a new user ran it."""
+    from test_readme import write_photos
+
+    write_photos(tmp_path / "photos", n=40)
+    main(["prepare-data", str(tmp_path / "photos"), str(tmp_path / "shards")])
+    main(["fit", "-c", str(Path(__file__).parents[1] / "configs" / "demo.yaml"),
+          "--data", "vision_ssl.data.StreamingImageDataModule", "--data.init_args.root", str(tmp_path / "shards"),
+          "--data.init_args.batch_size", "8", "--data.init_args.image_size", "24", "--trainer.max_epochs", "1",
+          "--trainer.enable_progress_bar", "false", f"--trainer.logger.init_args.save_dir={tmp_path}",
+          f"--checkpoint.dirpath={tmp_path / 'ckpt'}"])
+    ckpt = torch.load(tmp_path / "ckpt" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["hyper_parameters"]["num_classes"] == 0
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["last.ckpt"]
