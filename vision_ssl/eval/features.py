@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from vision_ssl.data.base import ImageDataModule
 from vision_ssl.methods.base import SSLMethod
-from vision_ssl.methods.restore import import_path, init_kwargs, method_from_checkpoint
+from vision_ssl.methods.restore import import_path, init_kwargs, method_from_checkpoint, random_twin
 
 __all__ = ["extract_features", "extract_splits", "init_kwargs", "load_run", "random_twin"]
 
@@ -71,10 +71,3 @@ def extract_splits(
     dm.setup("fit" if not test else None)
     splits = {"train": dm.train_set, "val": dm.val_set} | ({"test": dm.test_set} if test else {})
     return {name: extract_features(backbone, normalize, ds, device=device) for name, ds in splits.items()}
-
-
-def random_twin(model: SSLMethod, seed: int = 0) -> SSLMethod:
-    """The same method and architecture as `model`, freshly initialised with `seed` (the random-weights baseline)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return type(model)(**init_kwargs(model.hparams))
