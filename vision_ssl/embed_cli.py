@@ -36,10 +36,10 @@ from vision_ssl import projector
 from vision_ssl.data.base import resize_uint8
 from vision_ssl.data.shards import META_FILE
 from vision_ssl.data.streaming import StreamingImageDataModule, is_url
+from vision_ssl.encoder_options import add_encoder_args
 from vision_ssl.pretrained import (
     FileImages,
     PretrainedEncoder,
-    add_encoder_args,
     encode_batches,
     folder_source,
     load_encoder,

@@ -108,8 +108,8 @@ def finetune(
 
 
 def main(argv: list[str] | None = None) -> None:
+    from vision_ssl.encoder_options import add_encoder_args
     from vision_ssl.eval.encoders import load_encoder
-    from vision_ssl.pretrained import add_encoder_args
 
     parser = argparse.ArgumentParser(prog="vision-ssl finetune", description=__doc__.splitlines()[0])
     add_encoder_args(parser)

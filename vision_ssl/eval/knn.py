@@ -30,8 +30,8 @@ def knn_eval(model, dm, k: int = 200, temperature: float = 0.07, test: bool = Fa
 
 
 def main(argv: list[str] | None = None) -> None:
+    from vision_ssl.encoder_options import add_encoder_args
     from vision_ssl.eval.encoders import cli_encoders
-    from vision_ssl.pretrained import add_encoder_args
 
     parser = argparse.ArgumentParser(prog="vision-ssl knn", description=__doc__.splitlines()[0])
     add_encoder_args(parser, random_baseline=True)

@@ -99,8 +99,8 @@ def linear_probe(
 
 
 def main(argv: list[str] | None = None) -> None:
+    from vision_ssl.encoder_options import add_encoder_args
     from vision_ssl.eval.encoders import cli_encoders
-    from vision_ssl.pretrained import add_encoder_args
 
     parser = argparse.ArgumentParser(prog="vision-ssl probe", description=__doc__.splitlines()[0])
     add_encoder_args(parser, random_baseline=True)

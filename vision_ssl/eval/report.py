@@ -28,13 +28,13 @@ import torch
 from torch.utils.data import Subset
 
 from vision_ssl import projector
+from vision_ssl.encoder_options import add_encoder_args
 from vision_ssl.eval.encoders import Encoder, is_checkpoint_spec, load_encoder
 from vision_ssl.eval.features import extract_splits
 from vision_ssl.eval.finetune import finetune
 from vision_ssl.eval.linear_probe import probe_features
 from vision_ssl.metrics.collapse import rankme
 from vision_ssl.metrics.knn import knn_top1
-from vision_ssl.pretrained import add_encoder_args
 
 COLUMNS = ["method", "backbone", "epochs", "seed", "linear_top1", "knn_top1", "finetune_top1", "rankme",
            "linear_val_top1", "linear_lr", "linear_wd", "knn_val_top1", "finetune_val_top1", "num_features",
