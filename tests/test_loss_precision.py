@@ -34,7 +34,6 @@ CASES: dict[str, tuple[list[tuple[int, ...]], Callable[..., Any]]] = {
     "InfoNCELoss": ([(8, 16)] * 2, lambda a, b: losses.InfoNCELoss(0.1)(a, b)),
     "gaussian_kl": ([(4, 8)] * 4, losses.gaussian_kl),
     "masked_mse": ([(2, 6, 12)] * 2, lambda p, t: losses.masked_mse(p, t, MASK, norm_pix=True)),
-    "MaskedMSELoss": ([(2, 6, 12)] * 2, lambda p, t: losses.MaskedMSELoss()(p, t, MASK)),
     "barlow_twins_loss": ([(16, 32)] * 2, losses.barlow_twins_loss),
     "BarlowTwinsLoss": ([(16, 32)] * 2, lambda a, b: losses.BarlowTwinsLoss()(a, b)),
     "moco_v3_loss": ([(8, 16)] * 2, lambda q, k: losses.moco_v3_loss(q, k, 0.2)),

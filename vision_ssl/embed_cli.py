@@ -32,10 +32,18 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from vision_ssl import projector
 from vision_ssl.data.base import resize_uint8
 from vision_ssl.data.shards import META_FILE
 from vision_ssl.data.streaming import StreamingImageDataModule, is_url
-from vision_ssl.pretrained import FileImages, PretrainedEncoder, encode_batches, folder_source, load_encoder
+from vision_ssl.encoder_options import add_encoder_args
+from vision_ssl.pretrained import (
+    FileImages,
+    PretrainedEncoder,
+    encode_batches,
+    folder_source,
+    load_encoder,
+)
 
 __all__ = ["FileImages", "embed", "folder_source", "load_backbone", "main", "write", "write_projector"]
 
@@ -128,31 +136,23 @@ def write(result: dict[str, Any], out: str) -> None:
 
 def write_projector(result: dict[str, Any], log_dir: str) -> None:
     """A TensorBoard projector of the first embeddings, labelled with names and classes, with thumbnails."""
-    from torch.utils.tensorboard import SummaryWriter
-
     thumbs = result["thumbnails"]
     n = len(thumbs)
     classes = result["classes"]
     meta = [[name, classes[y] if 0 <= y < len(classes) else ""] for name, y in
             zip(result["names"][:n], result["labels"][:n].tolist(), strict=True)]
-    images = thumbs.expand(-1, 3, -1, -1) if thumbs.shape[1] == 1 else thumbs
-    with SummaryWriter(log_dir) as writer:
-        writer.add_embedding(result["embeddings"][:n], metadata=meta, metadata_header=["name", "label"],
-                             label_img=images.float() / 255, tag="embeddings")
+    projector.write_projector(log_dir, {"embeddings": result["embeddings"][:n]}, thumbs, meta, ["name", "label"])
 
 
 def main(argv: list[str] | None = None) -> None:
     """`vision-ssl embed ENCODER --data PATH --out FILE [options]`."""
     p = argparse.ArgumentParser(prog="vision-ssl embed", description=__doc__.split("\n\n")[0])
-    p.add_argument("encoder", help="PATH.ckpt, random:PATH.ckpt, timm:NAME[=PATH] or efficientnet_lite0_package")
+    add_encoder_args(p, labelled_data=False)
     p.add_argument("--data", required=True, help="image folder, or shards from `vision-ssl prepare-data` (folder/URL)")
     p.add_argument("--out", required=True, help=f"output file: {', '.join(FORMATS)}")
-    p.add_argument("--image-size", type=int, default=None,
-                   help="side images are resized to (default: the checkpoint's; 224 for ImageNet encoders)")
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
     p.add_argument("--workers", type=int, default=2, help="decoding processes (default 2; 0: in this process)")
     p.add_argument("--skip-corrupt", action="store_true", help="leave unreadable images out instead of stopping")
-    p.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     p.add_argument("--projector", default=None, help="also write a TensorBoard projector to this folder")
     p.add_argument("--projector-max", type=int, default=2000, help="images in the projector (default 2000)")
     a = p.parse_args(argv)

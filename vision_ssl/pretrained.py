@@ -75,13 +75,11 @@ def load_encoder(spec: str | os.PathLike[str], image_size: int | None = None, se
 
         enc = ImageNetEncoder(spec, image_size=image_size or 224)
         return PretrainedEncoder(enc.backbone, enc.normalize, image_size or 224, 3, spec)
-    from vision_ssl.methods.restore import init_kwargs, method_from_checkpoint
+    from vision_ssl.methods.restore import method_from_checkpoint, random_twin
 
     model, _ = method_from_checkpoint(spec.removeprefix("random:"))
     if spec.startswith("random:"):
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = type(model)(**init_kwargs(model.hparams))
+        model = random_twin(model, seed)
     hp = model.hparams
     size = image_size or int(hp.get("image_size", 32))
     backbone, normalize = model.backbone, model.normalize

@@ -9,15 +9,10 @@ cheap); the CLI's `--model` and `--data` accept a short name (`--model simclr`),
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 
-from torch import nn
+from vision_ssl.backbones import BACKBONES  # the factory owns its table; listed here with the others
 
-from vision_ssl.backbones.tiny import TinyConvNet
-
-BACKBONES: dict[str, Callable[..., nn.Module]] = {
-    "tiny": TinyConvNet,
-}
+__all__ = ["BACKBONES", "DATAMODULES", "METHODS", "TIMM_BACKBONES", "resolve", "short_class_paths"]
 
 TIMM_BACKBONES: tuple[str, ...] = ("resnet18", "resnet50", "vit_tiny_patch16_224", "efficientnet_lite0")
 

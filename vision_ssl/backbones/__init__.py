@@ -1,19 +1,25 @@
 """Backbone factory: `create_backbone(name, **kw)` returns an `nn.Module` mapping images (B, C, H, W) to
 features (B, num_features), with the attribute `num_features`.
 
-Names are our own short names (`vision_ssl.registry.BACKBONES`, e.g. `tiny`) or any timm model name, created
-with its classifier removed (`num_classes=0`).
+Names are our own short names (`BACKBONES`, e.g. `tiny`; listed again in `vision_ssl.registry`) or any timm
+model name, created with its classifier removed (`num_classes=0`).
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from typing import Any
 
 import timm
 from torch import nn
 
 from vision_ssl.backbones.tiny import TinyConvNet
+
+# Defined here, not in `vision_ssl.registry`, so that the factory does not import the registry that imports it.
+BACKBONES: dict[str, Callable[..., nn.Module]] = {
+    "tiny": TinyConvNet,
+}
 
 
 def _apply_cifar_stem(model: nn.Module, name: str) -> None:
@@ -30,8 +36,6 @@ def _apply_cifar_stem(model: nn.Module, name: str) -> None:
 
 def backbone_names() -> list[str]:
     """Our registered short names followed by every timm model name."""
-    from vision_ssl.registry import BACKBONES
-
     return list(BACKBONES) + timm.list_models()
 
 
@@ -41,7 +45,7 @@ def create_backbone(
     """Create a feature extractor by name.
 
     Args:
-        name: a name in `vision_ssl.registry.BACKBONES` or any timm model name.
+        name: a name in `BACKBONES` or any timm model name.
         cifar_stem: 3x3 stride-1 first conv and no max-pool (ResNets), for 32x32-96x96 images.
         pretrained: load timm's pretrained weights (needs the weights to be reachable or cached).
         in_chans: input channels.
@@ -50,8 +54,6 @@ def create_backbone(
     Raises:
         ValueError: unknown name (the message lists close valid names) or an unsupported option.
     """
-    from vision_ssl.registry import BACKBONES
-
     if name in BACKBONES:
         if pretrained or cifar_stem:
             raise ValueError(f"backbone '{name}' supports neither pretrained=True nor cifar_stem=True")
@@ -72,4 +74,4 @@ def create_backbone(
     return model
 
 
-__all__ = ["TinyConvNet", "backbone_names", "create_backbone"]
+__all__ = ["BACKBONES", "TinyConvNet", "backbone_names", "create_backbone"]

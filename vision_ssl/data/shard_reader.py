@@ -72,6 +72,14 @@ def stop_workers(iterator: Any) -> None:
         iterator._worker_pids_set = False  # PyTorch's own shutdown must not remove them a second time
     for worker in workers:
         worker.terminate()
+    for worker in workers:
+        worker.join()
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if callable(shutdown):
+        # Close the index queues now, with the workers gone (no wait): left to the iterator's finaliser, which can
+        # run at interpreter exit, their feeder threads write to pipes already closed ("Exception in thread
+        # QueueFeederThread ... OSError: Bad file descriptor").
+        shutdown()
 
 
 def one_line(err: BaseException) -> str:

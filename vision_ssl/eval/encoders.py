@@ -15,8 +15,7 @@ from typing import Any
 from torch import nn
 
 from vision_ssl.data.base import ImageDataModule
-from vision_ssl.eval.features import load_run, random_twin
-from vision_ssl.utils.checkpoint import load_checkpoint
+from vision_ssl.eval.features import load_run, load_run_and_checkpoint, random_twin
 
 
 @dataclass
@@ -36,9 +35,8 @@ def is_checkpoint_spec(spec: str) -> bool:
     return not (spec.startswith("timm:") or spec == "efficientnet_lite0_package")
 
 
-def _checkpoint_facts(path: str) -> dict[str, Any]:
+def _checkpoint_facts(ckpt: dict[str, Any]) -> dict[str, Any]:
     """Trained epochs (epochs whose training steps all ran) and the run seed (the augmentation seed buffer)."""
-    ckpt = load_checkpoint(path)
     try:
         epochs = int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
     except (KeyError, TypeError):
@@ -86,10 +84,10 @@ def load_encoder(
     """
     if is_checkpoint_spec(spec):
         path = spec.removeprefix("random:")
-        model, dm = load_run(path, data, **data_overrides)
+        model, dm, ckpt = load_run_and_checkpoint(path, data, **data_overrides)
         if data_from is not None and data_from != path and data is None:
             dm = load_run(data_from, **data_overrides)[1]
-        facts = _checkpoint_facts(path)
+        facts = _checkpoint_facts(ckpt)
         if spec.startswith("random:"):
             model = random_twin(model, seed)
             name, epochs, run_seed = "random weights", "0", str(seed)

@@ -10,12 +10,21 @@ from torch.utils.data import DataLoader, Dataset
 
 from vision_ssl.data.base import ImageDataModule
 from vision_ssl.methods.base import SSLMethod
-from vision_ssl.methods.restore import import_path, init_kwargs, method_from_checkpoint
+from vision_ssl.methods.restore import import_path, init_kwargs, method_from_checkpoint, random_twin
 
 __all__ = ["extract_features", "extract_splits", "init_kwargs", "load_run", "random_twin"]
 
 
 def load_run(ckpt_path: str, data: str | None = None, **data_overrides: Any) -> tuple[SSLMethod, ImageDataModule]:
+    """The method a `vision-ssl fit` checkpoint was trained with, and the labelled data to evaluate it on (see
+    `load_run_and_checkpoint`)."""
+    model, dm, _ = load_run_and_checkpoint(ckpt_path, data, **data_overrides)
+    return model, dm
+
+
+def load_run_and_checkpoint(
+    ckpt_path: str, data: str | None = None, **data_overrides: Any
+) -> tuple[SSLMethod, ImageDataModule, dict[str, Any]]:
     """The method a `vision-ssl fit` checkpoint was trained with, and the labelled data to evaluate it on.
 
     Args:
@@ -23,6 +32,9 @@ def load_run(ckpt_path: str, data: str | None = None, **data_overrides: Any) -> 
         data: labelled data to evaluate on (a name, folder or shards, see `vision_ssl.data.resolve`), brought to the
             model's image size and channels; None: the data module the checkpoint was trained on.
         **data_overrides: data-module arguments to change (e.g. `root`, `batch_size`, `num_workers`).
+
+    Returns:
+        (the method with its trained weights, the data module, the loaded checkpoint dictionary).
 
     Raises:
         FileNotFoundError: `ckpt_path` does not exist.
@@ -48,7 +60,7 @@ def load_run(ckpt_path: str, data: str | None = None, **data_overrides: Any) -> 
         raise ValueError(f"{where} has no labels ({type(dm).__name__}); name a labelled dataset to evaluate on with "
                          "--data (a dataset name such as fashion_mnist, a folder of train/<class>/ subfolders, or "
                          "labelled shards)")
-    return model, dm  # type: ignore[return-value]
+    return model, dm, ckpt  # type: ignore[return-value]
 
 
 @torch.no_grad()
@@ -74,10 +86,3 @@ def extract_splits(
     dm.setup("fit" if not test else None)
     splits = {"train": dm.train_set, "val": dm.val_set} | ({"test": dm.test_set} if test else {})
     return {name: extract_features(backbone, normalize, ds, device=device) for name, ds in splits.items()}
-
-
-def random_twin(model: SSLMethod, seed: int = 0) -> SSLMethod:
-    """The same method and architecture as `model`, freshly initialised with `seed` (the random-weights baseline)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return type(model)(**init_kwargs(model.hparams))

@@ -108,21 +108,16 @@ def finetune(
 
 
 def main(argv: list[str] | None = None) -> None:
+    from vision_ssl.encoder_options import add_encoder_args
     from vision_ssl.eval.encoders import load_encoder
 
     parser = argparse.ArgumentParser(prog="vision-ssl finetune", description=__doc__.splitlines()[0])
-    parser.add_argument("encoder", help="checkpoint, random:CKPT, efficientnet_lite0_package, timm:NAME[=PATH]")
-    parser.add_argument("--data-from", default=None, help="checkpoint whose data module to use (ImageNet encoders)")
-    parser.add_argument("--data", default=None, help="labelled data to evaluate on: a dataset name (fashion_mnist, ...), a folder of train/<class>/ subfolders or labelled shards (needed for checkpoints trained on unlabelled images)")
+    add_encoder_args(parser)
     parser.add_argument("--label-fractions", type=float, nargs="+", default=[1.0], help="e.g. 0.01 0.1 1")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=1e-2, help="head learning rate")
     parser.add_argument("--backbone-lr-scale", type=float, default=0.1, help="backbone lr = lr x this")
-    parser.add_argument("--image-size", type=int, default=96, help="input side of ImageNet encoders")
     parser.add_argument("--seed", type=int, default=0, help="seed of the labelled subset and the head")
-    parser.add_argument("--test", action="store_true", help="also report test top-1 (final reports only)")
-    parser.add_argument("--root", default=None, help="override the data root stored in the checkpoint")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     enc, dm = load_encoder(args.encoder, args.data_from, args.image_size, data=args.data,
                            **({"root": args.root} if args.root else {}))

@@ -107,9 +107,6 @@ class ImageNetInput(nn.Module):
             x = x.expand(-1, 3, -1, -1)  # grayscale datasets: repeat the channel
         return self.normalize(x)
 
-    def invert(self, x: torch.Tensor) -> torch.Tensor:
-        return self.normalize.invert(x)
-
 
 class ImageNetEncoder(nn.Module):
     """A pretrained feature extractor with the interface the evaluators use (`backbone`, `normalize`, `name`).

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import torch
-
 from vision_ssl.metrics.knn import knn_top1
 
 
@@ -32,19 +30,13 @@ def knn_eval(model, dm, k: int = 200, temperature: float = 0.07, test: bool = Fa
 
 
 def main(argv: list[str] | None = None) -> None:
+    from vision_ssl.encoder_options import add_encoder_args
     from vision_ssl.eval.encoders import cli_encoders
 
     parser = argparse.ArgumentParser(prog="vision-ssl knn", description=__doc__.splitlines()[0])
-    parser.add_argument("encoder", help="a `vision-ssl fit` checkpoint, efficientnet_lite0_package, timm:NAME[=PATH]")
-    parser.add_argument("--data-from", default=None, help="checkpoint whose data module to use (ImageNet encoders)")
-    parser.add_argument("--data", default=None, help="labelled data to evaluate on: a dataset name (fashion_mnist, ...), a folder of train/<class>/ subfolders or labelled shards (needed for checkpoints trained on unlabelled images)")
-    parser.add_argument("--image-size", type=int, default=96, help="input side of ImageNet encoders")
+    add_encoder_args(parser, random_baseline=True)
     parser.add_argument("--k", type=int, default=200, help="neighbours voting (default 200, as in Wu et al.)")
     parser.add_argument("--temperature", type=float, default=0.07, help="vote weights exp(sim / T)")
-    parser.add_argument("--random-baseline", action="store_true", help="also evaluate the backbone with random weights")
-    parser.add_argument("--test", action="store_true", help="also report test top-1 (final reports only)")
-    parser.add_argument("--root", default=None, help="override the data root stored in the checkpoint")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     overrides = {"root": args.root} if args.root else {}
     rows, dm = cli_encoders(args.encoder, args.data_from, args.image_size, args.random_baseline, args.data, **overrides)

@@ -99,20 +99,14 @@ def linear_probe(
 
 
 def main(argv: list[str] | None = None) -> None:
+    from vision_ssl.encoder_options import add_encoder_args
     from vision_ssl.eval.encoders import cli_encoders
 
     parser = argparse.ArgumentParser(prog="vision-ssl probe", description=__doc__.splitlines()[0])
-    parser.add_argument("encoder", help="a `vision-ssl fit` checkpoint, efficientnet_lite0_package, timm:NAME[=PATH]")
-    parser.add_argument("--data-from", default=None, help="checkpoint whose data module to use (ImageNet encoders)")
-    parser.add_argument("--data", default=None, help="labelled data to evaluate on: a dataset name (fashion_mnist, ...), a folder of train/<class>/ subfolders or labelled shards (needed for checkpoints trained on unlabelled images)")
-    parser.add_argument("--image-size", type=int, default=96, help="input side of ImageNet encoders")
-    parser.add_argument("--random-baseline", action="store_true", help="also probe the same backbone with random weights")
-    parser.add_argument("--test", action="store_true", help="also report test top-1 (final reports only)")
+    add_encoder_args(parser, random_baseline=True)
     parser.add_argument("--epochs", type=int, default=100, help="probe training epochs over the cached features")
     parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2], help="learning rates tried")
     parser.add_argument("--wds", type=float, nargs="+", default=[0.0, 1e-2], help="weight decays tried")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--root", default=None, help="override the data root stored in the checkpoint")
     args = parser.parse_args(argv)
     overrides = {"root": args.root} if args.root else {}
     rows, dm = cli_encoders(args.encoder, args.data_from, args.image_size, args.random_baseline, args.data, **overrides)

@@ -38,6 +38,7 @@ from vision_ssl.methods.checks import nonfinite_error
 from vision_ssl.metrics.collapse import collapse_stats, warn_if_collapsed
 from vision_ssl.metrics.knn import knn_predict, knn_top1
 from vision_ssl.utils.queue import FeatureQueue
+from vision_ssl.utils.seeding import seeded
 
 
 class ValidationMonitor(L.Callback):
@@ -102,8 +103,7 @@ class ValidationMonitor(L.Callback):
         """Backbone features of one seeded augmented view of normalised RGB images (None for other inputs)."""
         if images.shape[1] != 3:
             return None
-        with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
-            torch.manual_seed(seed)
+        with seeded(seed, images.device):
             view = model.augment(model.normalize.invert(images))[0]
         if view.shape[-2:] != images.shape[-2:]:
             return None

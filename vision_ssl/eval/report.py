@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch.utils.data import Subset
 
+from vision_ssl import projector
+from vision_ssl.encoder_options import add_encoder_args
 from vision_ssl.eval.encoders import Encoder, is_checkpoint_spec, load_encoder
 from vision_ssl.eval.features import extract_splits
 from vision_ssl.eval.finetune import finetune
@@ -124,29 +126,23 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 @torch.no_grad()
-def write_projector(encoders: list[tuple[str, Encoder]], dm, out: Path, n: int, device: str) -> None:  # noqa: ANN001
+def write_report_projector(encoders: list[tuple[str, Encoder]], dm, out: Path, n: int, device: str) -> None:  # noqa: ANN001
     """Embeddings of the first `n` validation images of each encoder, with labels and thumbnails."""
-    from torch.utils.tensorboard import SummaryWriter
-
     dm.setup("fit")
     images = torch.stack([dm.val_set[i][0] for i in range(min(n, len(dm.val_set)))])  # (n, C, H, W) uint8
     labels = [int(dm.val_set[i][1]) for i in range(len(images))]
-    thumbs = images.float().div(255).expand(-1, 3, -1, -1) if images.shape[1] == 1 else images.float().div(255)
-    writer = SummaryWriter(str(out))
+    embeddings = {}
     for tag, enc in encoders:
         enc.backbone.eval().to(device)
         z = enc.backbone(enc.normalize.to(device)(images.to(device))).float().cpu()
-        writer.add_embedding(z, metadata=labels, label_img=thumbs, tag=re.sub(r"[^A-Za-z0-9.]+", "_", tag).strip("_"))
-    writer.close()
+        embeddings[re.sub(r"[^A-Za-z0-9.]+", "_", tag).strip("_")] = z
+    projector.write_projector(out, embeddings, images, labels)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="vision-ssl report", description=__doc__.splitlines()[0])
-    parser.add_argument("encoders", nargs="+", help="checkpoints, random:CKPT, efficientnet_lite0_package, timm:NAME[=PATH]")
+    add_encoder_args(parser, many=True, test=False)  # a report always gives test top-1
     parser.add_argument("--out", required=True, help="output folder (report.md, report.csv, projector/)")
-    parser.add_argument("--data-from", default=None, help="checkpoint whose data all encoders use (default: first one)")
-    parser.add_argument("--data", default=None, help="labelled data to evaluate on: a dataset name (fashion_mnist, ...), a folder of train/<class>/ subfolders or labelled shards (needed for checkpoints trained on unlabelled images)")
-    parser.add_argument("--root", default=None, help="override the data root stored in the checkpoint")
     parser.add_argument("--max-train-samples", type=int, default=None, help="override the train subset size")
     parser.add_argument("--max-test-samples", type=int, default=None, help="seeded test subset (slow CPU runs)")
     parser.add_argument("--probe-epochs", type=int, default=100)
@@ -158,11 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--finetune-fraction", type=float, default=1.0, help="labelled fraction for fine-tuning")
     parser.add_argument("--finetune-batch-size", type=int, default=128)
     parser.add_argument("--finetune-lr", type=float, default=1e-2, help="head lr; the backbone's is 0.1 x this")
-    parser.add_argument("--image-size", type=int, default=96, help="input side of ImageNet encoders")
     parser.add_argument("--rankme-samples", type=int, default=4096)
     parser.add_argument("--projector-samples", type=int, default=500, help="0 skips the projector export")
     parser.add_argument("--seed", type=int, default=0, help="seed of random baselines and fine-tuning")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     args.argv = argv
     data_from = args.data_from or next((s.removeprefix("random:") for s in args.encoders if is_checkpoint_spec(s)), None)
@@ -187,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     write_csv(rows, out / "report.csv")
     write_markdown(rows, out / "report.md", args, data)
     if args.projector_samples > 0:
-        write_projector(encoders, dm, out / "projector", args.projector_samples, args.device)
+        write_report_projector(encoders, dm, out / "projector", args.projector_samples, args.device)
     print((out / "report.md").read_text())
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 
 import torch
+from kornia.geometry import create_meshgrid
 from kornia.geometry.transform import remap
-from kornia.utils import create_meshgrid
 from torch import nn
 
 State = list[tuple[torch.Tensor, torch.Tensor]]

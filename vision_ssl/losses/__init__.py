@@ -4,9 +4,9 @@ from vision_ssl.losses.gaussian_kl import gaussian_kl
 from vision_ssl.losses.info_nce import InfoNCELoss, info_nce
 
 __all__ = ["InfoNCELoss", "gaussian_kl", "info_nce"]
-from vision_ssl.losses.masked_mse import MaskedMSELoss, masked_mse  # noqa: E402
+from vision_ssl.losses.masked_mse import masked_mse  # noqa: E402
 
-__all__ += ["MaskedMSELoss", "masked_mse"]
+__all__ += ["masked_mse"]
 from vision_ssl.losses.barlow_twins import BarlowTwinsLoss, barlow_twins_loss  # noqa: E402
 from vision_ssl.losses.moco_v3 import MoCoV3Loss, moco_v3_loss  # noqa: E402
 from vision_ssl.losses.negative_cosine import NegativeCosineSimilarity, negative_cosine_similarity  # noqa: E402

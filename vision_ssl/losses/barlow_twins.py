@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vision_ssl.losses.checks import check_pair
 from vision_ssl.losses.precision import float32_loss
 from vision_ssl.utils import distributed
 
@@ -45,8 +46,7 @@ def barlow_twins_loss(
     Returns:
         Scalar loss.
     """
-    if z1.shape != z2.shape or z1.ndim != 2:
-        raise ValueError(f"z1 and z2 must both be (N, D) with equal shapes, got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    check_pair(z1, z2)
     if gather_distributed:
         z1, z2 = distributed.gather(z1), distributed.gather(z2)  # (W N, D)
     if z1.shape[0] < 2:

@@ -7,8 +7,34 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vision_ssl.losses.checks import check_pair, check_temperature
 from vision_ssl.losses.precision import float32_loss
 from vision_ssl.utils import distributed
+
+
+def contrastive_cross_entropy(
+    similarities: torch.Tensor, positives: torch.Tensor, temperature: float, exclude: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The InfoNCE core shared by SimCLR, MoCo and MoCo v3: cross-entropy of similarities over a temperature.
+
+        L_i = -log exp(s_{i, p_i} / t) / sum_{j not excluded} exp(s_ij / t),  averaged over the rows i,
+
+    where s holds the similarities of each query (row) to every candidate key (column) and p_i is the column of
+    row i's positive. The callers differ only in which keys are the columns and which are excluded.
+
+    Args:
+        similarities: (N, M) dot products of L2-normalised queries and keys.
+        positives: (N,) column of each row's positive key.
+        temperature: t > 0.
+        exclude: (N,) one column per row to leave out of the softmax (SimCLR: the view itself), or None.
+
+    Returns:
+        Scalar loss.
+    """
+    logits = similarities / temperature
+    if exclude is not None:
+        logits[torch.arange(logits.shape[0], device=logits.device), exclude] = float("-inf")
+    return F.cross_entropy(logits, positives)
 
 
 @float32_loss
@@ -35,10 +61,8 @@ def info_nce(
     Returns:
         Scalar loss.
     """
-    if z1.shape != z2.shape or z1.ndim != 2:
-        raise ValueError(f"z1 and z2 must both be (N, D) with equal shapes, got {tuple(z1.shape)} and {tuple(z2.shape)}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    check_pair(z1, z2)
+    check_temperature(temperature)
     n = z1.shape[0]
     q = F.normalize(torch.cat([z1, z2]), dim=1)  # (2n, D) this rank's views
     if gather_distributed and distributed.is_distributed():
@@ -48,13 +72,10 @@ def info_nce(
         keys = torch.cat([k1, k2])  # (2 W n, D)
     else:
         offset, total, keys = 0, n, q
-    logits = q @ keys.T / temperature  # (2n, 2Wn)
     idx = torch.arange(n, device=q.device) + offset
-    self_cols = torch.cat([idx, idx + total])
+    self_cols = torch.cat([idx, idx + total])  # a view is never its own negative
     pos_cols = torch.cat([idx + total, idx])
-    rows = torch.arange(2 * n, device=q.device)
-    logits[rows, self_cols] = float("-inf")  # a view is never its own negative
-    return F.cross_entropy(logits, pos_cols)
+    return contrastive_cross_entropy(q @ keys.T, pos_cols, temperature, exclude=self_cols)  # (2n, 2Wn)
 
 
 class InfoNCELoss(nn.Module):

@@ -5,8 +5,8 @@ Autoencoders Are Scalable Vision Learners", Sec. 3 "Reconstruction target")."""
 from __future__ import annotations
 
 import torch
-from torch import nn
 
+from vision_ssl.losses.checks import check_pair
 from vision_ssl.losses.precision import float32_loss
 
 
@@ -39,8 +39,7 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, nor
     Returns:
         Scalar loss (computed in float32).
     """
-    if pred.shape != target.shape or pred.ndim != 3:
-        raise ValueError(f"pred and target must both be (B, N, P), got {tuple(pred.shape)} and {tuple(target.shape)}")
+    check_pair(pred, target, "pred and target", "(B, N, P)")
     if mask.shape != pred.shape[:2]:
         raise ValueError(f"mask must be (B, N) = {tuple(pred.shape[:2])}, got {tuple(mask.shape)}")
     if norm_pix:
@@ -49,13 +48,3 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, nor
     per_patch = (pred - target).pow(2).mean(dim=-1)  # (B, N)
     return (per_patch * weight).sum() / weight.sum().clamp_min(1.0)
 
-
-class MaskedMSELoss(nn.Module):
-    """Module wrapper of `masked_mse` holding the `norm_pix` flag."""
-
-    def __init__(self, norm_pix: bool = False) -> None:
-        super().__init__()
-        self.norm_pix = norm_pix
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return masked_mse(pred, target, mask, self.norm_pix)

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vision_ssl.losses.checks import check_pair, check_temperature
+from vision_ssl.losses.info_nce import contrastive_cross_entropy
 from vision_ssl.losses.precision import float32_loss
 from vision_ssl.utils import distributed
 
@@ -33,19 +35,16 @@ def moco_v3_loss(
     Returns:
         Scalar loss.
     """
-    if q.shape != k.shape or q.ndim != 2:
-        raise ValueError(f"q and k must both be (N, D) with equal shapes, got {tuple(q.shape)} and {tuple(k.shape)}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    check_pair(q, k, "q and k")
+    check_temperature(temperature)
     n = q.shape[0]
     q, k = F.normalize(q, dim=1), F.normalize(k, dim=1)
     offset = 0
     if gather_distributed and distributed.is_distributed():
         k = distributed.gather(k)  # (W N, D)
         offset = distributed.rank() * n
-    logits = q @ k.T / temperature  # (N, W N)
     labels = torch.arange(n, device=q.device) + offset
-    return F.cross_entropy(logits, labels) * (2 * temperature)
+    return contrastive_cross_entropy(q @ k.T, labels, temperature) * (2 * temperature)  # (N, W N) similarities
 
 
 class MoCoV3Loss(nn.Module):

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vision_ssl.losses.checks import check_pair
 from vision_ssl.losses.precision import float32_loss
 
 
@@ -26,8 +27,7 @@ def negative_cosine_similarity(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor
     Returns:
         Scalar in [-1, 1].
     """
-    if p.shape != z.shape or p.ndim != 2:
-        raise ValueError(f"p and z must both be (N, D) with equal shapes, got {tuple(p.shape)} and {tuple(z.shape)}")
+    check_pair(p, z, "p and z")
     return -F.cosine_similarity(p, z, dim=1).mean()
 
 

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vision_ssl.losses.checks import check_pair, check_temperature
+from vision_ssl.losses.info_nce import contrastive_cross_entropy
 from vision_ssl.losses.precision import float32_loss
 
 
@@ -33,17 +35,15 @@ def info_nce_with_queue(
     Returns:
         Scalar loss.
     """
-    if q.shape != k.shape or q.ndim != 2:
-        raise ValueError(f"q and k must both be (N, D) with equal shapes, got {tuple(q.shape)} and {tuple(k.shape)}")
+    check_pair(q, k, "q and k")
     if queue.ndim != 2 or queue.shape[1] != q.shape[1]:
         raise ValueError(f"queue must be (K, D={q.shape[1]}), got {tuple(queue.shape)}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    check_temperature(temperature)
     q, k, queue = F.normalize(q, dim=1), F.normalize(k, dim=1), F.normalize(queue, dim=1)
     pos = (q * k).sum(dim=1, keepdim=True)  # (N, 1)
     neg = q @ queue.T  # (N, K)
-    logits = torch.cat([pos, neg], dim=1) / temperature  # (N, 1 + K); the positive is column 0
-    return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))
+    similarities = torch.cat([pos, neg], dim=1)  # (N, 1 + K); the positive is column 0
+    return contrastive_cross_entropy(similarities, torch.zeros(q.shape[0], dtype=torch.long, device=q.device), temperature)
 
 
 class QueueInfoNCELoss(nn.Module):

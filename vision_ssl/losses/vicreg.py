@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vision_ssl.losses.barlow_twins import off_diagonal
+from vision_ssl.losses.checks import check_pair
 from vision_ssl.losses.precision import float32_loss
 from vision_ssl.utils import distributed
 
@@ -28,8 +29,7 @@ def vicreg_terms(
     variance and covariance terms and averages the invariance over ranks through DDP: same gradient).
     Computed in float32.
     """
-    if z1.shape != z2.shape or z1.ndim != 2:
-        raise ValueError(f"z1 and z2 must both be (N, D) with equal shapes, got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    check_pair(z1, z2)
     if gather_distributed:
         z1, z2 = distributed.gather(z1), distributed.gather(z2)  # (W N, D)
     n, d = z1.shape

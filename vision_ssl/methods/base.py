@@ -17,7 +17,6 @@ import lightning as L
 import torch
 import torchmetrics
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.loggers import TensorBoardLogger
 from torch import nn
 
 from vision_ssl.backbones import create_backbone
@@ -32,11 +31,12 @@ from vision_ssl.methods.checks import (
     read_aug_state,
     run_record,
 )
-from vision_ssl.methods.step import StepOutput, Views, log_step, probe_loss_and_top1, view_grids
+from vision_ssl.methods.step import StepOutput, Views, log_step, probe_loss_and_top1, tensorboard, view_grids
 from vision_ssl.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalize
 from vision_ssl.transforms.recipes import SimCLRViews
 from vision_ssl.utils import distributed
 from vision_ssl.utils.optim import build_optimization, method_groups
+from vision_ssl.utils.seeding import seeded
 
 
 class SSLMethod(L.LightningModule):
@@ -143,8 +143,7 @@ class SSLMethod(L.LightningModule):
             images = images.expand(-1, 3, -1, -1)  # gray to RGB on the device, not in the loader
         if self._trainer is not None and self._trainer.training:
             seed = (self.aug_seed * 1_000_003 + distributed.rank() * 7919 + self.aug_step) % (2**63)
-            with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
-                torch.manual_seed(seed)
+            with seeded(seed, images.device):
                 views = self.make_views(images)
             self.aug_step += 1
             return views, labels
@@ -192,9 +191,9 @@ class SSLMethod(L.LightningModule):
 
     def log_views(self, views: Views) -> None:
         """One TensorBoard grid per view size (`train/views_<h>x<w>`), once per epoch."""
-        if isinstance(self.logger, TensorBoardLogger) and self.global_rank == 0:
+        if (writer := tensorboard(self)) is not None:
             for tag, grid in view_grids(views, self.normalize.invert).items():
-                self.logger.experiment.add_image(tag, grid, self.current_epoch)
+                writer.add_image(tag, grid, self.current_epoch)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         check_checkpoint_method(checkpoint, type(self))

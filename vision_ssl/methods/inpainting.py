@@ -18,24 +18,25 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 from torch import nn
 from torchvision.utils import make_grid
 
 from vision_ssl.heads.pretext import ConvDecoder
 from vision_ssl.losses import masked_mse
 from vision_ssl.methods.base import SSLMethod, StepOutput, Views
+from vision_ssl.methods.step import tensorboard
 from vision_ssl.transforms import center_patch_mask, mask_to_pixels, patchify, random_patch_mask
 from vision_ssl.transforms.recipes import CropFlipViews
+from vision_ssl.utils.seeding import seeded
 
 
 def log_reconstructions(method: SSLMethod, x: torch.Tensor, masked: torch.Tensor, recon: torch.Tensor, n: int = 8) -> None:
     """Rows of original, masked input and reconstruction (normalised images (B, C, H, W)) to TensorBoard."""
-    if not isinstance(method.logger, TensorBoardLogger) or method.global_rank != 0:
+    if (writer := tensorboard(method)) is None:
         return
     rows = [method.normalize.invert(t[:n].detach().float()) for t in (x, masked, recon)]
     grid = make_grid(torch.cat(rows), nrow=rows[0].shape[0])
-    method.logger.experiment.add_image("train/reconstruction", grid, method.current_epoch)
+    writer.add_image("train/reconstruction", grid, method.current_epoch)
 
 
 class Inpainting(SSLMethod):
@@ -107,8 +108,7 @@ class Inpainting(SSLMethod):
     def validation_step(self, batch: Any, batch_idx: int) -> dict[str, torch.Tensor]:
         out = super().validation_step(batch, batch_idx)
         images, labels = batch
-        with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
-            torch.manual_seed(batch_idx)  # the same masks every epoch
+        with seeded(batch_idx, images.device):  # the same masks every epoch
             mask = self.sample_mask(images.shape[0], images.device)
         loss, _, _ = self.reconstruct(images, mask)
         self.log("val/recon_mse", loss, batch_size=labels.shape[0], sync_dist=True)
@@ -116,7 +116,7 @@ class Inpainting(SSLMethod):
 
     def log_views(self, views: Views, n: int = 8) -> None:
         """Once per epoch (first batch): original, masked input, reconstruction with the visible pixels pasted."""
-        if not isinstance(self.logger, TensorBoardLogger) or self.global_rank != 0:
+        if tensorboard(self) is None:
             return
         x, mask = views.images[0][:n], views.extra["mask"][:n]
         was_training = self.training

@@ -25,6 +25,7 @@ from vision_ssl.heads.pretext import JigsawHead
 from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 from vision_ssl.transforms import hamming_permutations, make_jigsaw
 from vision_ssl.transforms.recipes import SimCLRViews
+from vision_ssl.utils.seeding import seeded
 
 
 class Jigsaw(SSLMethod):
@@ -85,8 +86,7 @@ class Jigsaw(SSLMethod):
     def validation_step(self, batch: Any, batch_idx: int) -> dict[str, torch.Tensor]:
         out = super().validation_step(batch, batch_idx)
         images, labels = batch
-        with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
-            torch.manual_seed(batch_idx)  # the same puzzles every epoch
+        with seeded(batch_idx, images.device):  # the same puzzles every epoch
             tiles, perm_labels = make_jigsaw(images, self.perms, self.hparams.grid, self.hparams.tile_size, jitter=False)
         _, acc = self.pretext(tiles, perm_labels)
         self.log("val/pretext_top1", acc, batch_size=labels.shape[0], sync_dist=True)

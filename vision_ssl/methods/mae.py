@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 from torch import nn
 
 from vision_ssl.backbones.vit_tokens import check_vit, encode_patches, vit_backbone_kwargs
@@ -29,8 +28,10 @@ from vision_ssl.heads.mae_decoder import MAEDecoder
 from vision_ssl.losses import masked_mse
 from vision_ssl.methods.base import SSLMethod, StepOutput, Views
 from vision_ssl.methods.inpainting import log_reconstructions
+from vision_ssl.methods.step import tensorboard
 from vision_ssl.transforms import mask_to_pixels, patchify, random_patch_split, unpatchify
 from vision_ssl.transforms.recipes import CropFlipViews
+from vision_ssl.utils.seeding import seeded
 
 
 class MAE(SSLMethod):
@@ -105,8 +106,7 @@ class MAE(SSLMethod):
     def validation_step(self, batch: Any, batch_idx: int) -> dict[str, torch.Tensor]:
         out = super().validation_step(batch, batch_idx)
         images, labels = batch
-        with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
-            torch.manual_seed(batch_idx)  # the same masks every epoch
+        with seeded(batch_idx, images.device):  # the same masks every epoch
             mask, keep = random_patch_split(images.shape[0], self.decoder.pos_embed.shape[1], self.hparams.mask_ratio,
                                             images.device)
         loss, _ = self.reconstruct(images, mask, keep)
@@ -115,7 +115,7 @@ class MAE(SSLMethod):
 
     def log_views(self, views: Views, n: int = 8) -> None:
         """Once per epoch (first batch): original, masked input, reconstruction with the visible patches pasted."""
-        if not isinstance(self.logger, TensorBoardLogger) or self.global_rank != 0:
+        if tensorboard(self) is None:
             return
         x, mask, keep = views.images[0][:n], views.extra["mask"][:n], views.extra["keep"][:n]
         with torch.no_grad():

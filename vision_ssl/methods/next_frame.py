@@ -26,7 +26,6 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.loggers import TensorBoardLogger
 from torch import nn
 from torchvision.utils import make_grid
 
@@ -38,7 +37,7 @@ from vision_ssl.heads.frame_predictor import (
     sample_gaussian,
 )
 from vision_ssl.losses import gaussian_kl
-from vision_ssl.methods.step import StepOutput, Views
+from vision_ssl.methods.step import StepOutput, Views, tensorboard
 from vision_ssl.methods.video_base import VideoMethod, video_probe
 from vision_ssl.metrics.video import summarize_samples
 
@@ -230,7 +229,7 @@ class NextFramePredictor(VideoMethod):
     @torch.no_grad()
     def log_grid(self, frames: torch.Tensor, samples: torch.Tensor, clips: int = 2) -> None:
         """Per clip: true future, prediction at z = prior mean (the deterministic prediction), latent samples."""
-        if not isinstance(self.logger, TensorBoardLogger) or self.global_rank != 0:
+        if (writer := tensorboard(self)) is None:
             return
         c, frames = self.hparams.context_frames, frames[:clips]
         zero = torch.zeros(frames.shape[0], frames.shape[1] - 1, self.hparams.z_dim, device=frames.device)
@@ -239,4 +238,4 @@ class NextFramePredictor(VideoMethod):
         for i in range(frames.shape[0]):
             rows += [frames[i, c:], mean_pred[i]] + [s[i] for s in samples[: self.hparams.log_samples if self.latent else 0]]
         grid = make_grid(torch.cat(rows).float().clamp(0, 1), nrow=frames.shape[1] - c, pad_value=0.5)
-        self.logger.experiment.add_image("val/future_truth_mean_samples", grid, self.current_epoch)
+        writer.add_image("val/future_truth_mean_samples", grid, self.current_epoch)

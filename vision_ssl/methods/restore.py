@@ -7,11 +7,14 @@ and `vision_ssl.load_encoder`.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, TypeVar
 
 import lightning as L
 
 from vision_ssl.utils.checkpoint import load_checkpoint
+from vision_ssl.utils.seeding import seeded
+
+M = TypeVar("M", bound=L.LightningModule)
 
 
 def import_path(path: str) -> Any:
@@ -23,6 +26,12 @@ def import_path(path: str) -> Any:
 def init_kwargs(hparams: Any) -> dict[str, Any]:
     """Constructor arguments from saved hyper-parameters (drops LightningCLI's private `_class_path` etc.)."""
     return {k: v for k, v in dict(hparams).items() if not k.startswith("_")}
+
+
+def random_twin(model: M, seed: int = 0) -> M:
+    """The same method and architecture as `model`, freshly initialised with `seed` (the random-weights baseline)."""
+    with seeded(seed):
+        return type(model)(**init_kwargs(model.hparams))
 
 
 def method_from_checkpoint(path: str, image_only: bool = True) -> tuple[L.LightningModule, dict[str, Any]]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid
 
 
@@ -46,6 +47,14 @@ def log_step(module: Any, out: StepOutput, batch_size: int) -> None:
     module.log("train/loss", out.loss, prog_bar=True, batch_size=batch_size)
     for key, value in out.logs.items():
         module.log(f"train/{key}", value, batch_size=batch_size)
+
+
+def tensorboard(module: Any) -> Any | None:
+    """The TensorBoard `SummaryWriter` of a LightningModule's logger on rank 0, else None: images are logged by one
+    rank and only to TensorBoard, so image logging (and the work of drawing them) is skipped when this is None."""
+    if isinstance(module.logger, TensorBoardLogger) and module.global_rank == 0:
+        return module.logger.experiment
+    return None
 
 
 def view_grids(views: Views, invert: Callable[[torch.Tensor], torch.Tensor], n: int = 8) -> dict[str, torch.Tensor]:
