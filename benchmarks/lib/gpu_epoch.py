@@ -21,11 +21,11 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightly_peer import PILDataset
 from torch import nn
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
+from benchmarks.lib.lightly_peer import PILDataset
 from vision_ssl.data import FashionMNISTDataModule
 from vision_ssl.heads import simclr_projector
 from vision_ssl.losses import info_nce

@@ -1,4 +1,4 @@
-"""The markdown table (mean ± std over seeds) and the kNN-per-epoch plot of `benchmarks/full_budget.py`."""
+"""The markdown table (mean ± std over seeds) and the kNN-per-epoch plot of `python -m benchmarks.accuracy`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from accuracy import mean_std, plot
+from benchmarks.lib.curves import mean_std, plot
 
 
 def _cell(values: list[Any]) -> str:
@@ -56,9 +56,10 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "# Fashion-MNIST at a real budget: every method, its random twin, supervised and ImageNet weights", "",
         f"Written by `{env['command']}`. Data: the seeded 54,000 / 6,000 train / val carve of the training split "
         f"(data seed 0) unless a row says fewer training images; scores on the {cfg.get('test_samples', 10000)}-image "
-        "test split. Every SSL row trains the registered method with the CPU recipe of `build_method` "
-        f"(tests/helpers.py; `tiny` width {cfg['width']} except the ViTs), batch {cfg['batch_size']}, AdamW, warm-up "
-        "then cosine; `random:<method>` is that method's network at the same seed with no training (the weights the "
+        "test split. Every SSL row trains the method's published recipe, `configs/<method>_fashion_mnist.yaml`, through "
+        f"`vision-ssl fit` (`tiny` width {cfg['width']} except the ViTs, batch {cfg['batch_size']}, AdamW, warm-up "
+        "then cosine; rows measured before issue 26 used the same recipe from tests/helpers.py, which gave BYOL "
+        "SimCLR's views where its config has its own); `random:<method>` is that method's network at the same seed with no training (the weights the "
         "trained run started from); `efficientnet_lite0_imagenet` is frozen ImageNet-1k EfficientNet-Lite0 at "
         f"{cfg['imagenet_size']} px.{variant(cfg)}", "",
         f"Protocol: linear probe {cfg['probe_epochs']} epochs on frozen, un-augmented features (lr from "
@@ -86,4 +87,4 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 
 def write_plot(records: list[dict[str, Any]], rows: list[str], path: Path, title: str) -> None:
     """kNN val top-1 per epoch (mean over seeds) of every row; rows without training are horizontal lines."""
-    plot([{"name": r["method"], "curve": r.get("curve") or []} for r in records], rows, path, title)
+    plot([{"method": r["method"], "curve": r.get("curve") or []} for r in records], rows, path, title)

@@ -1,10 +1,10 @@
 """Sections of benchmarks/gpu_check.py that train through the public surface:
 
-- (b) images/s and peak memory of every registered image method with a recipe in tests/helpers.py
-  (`build_method`, the CPU learning tests' recipe, on this check's backbone unless the recipe names its own):
+- (b) images/s and peak memory of every registered image method, its published recipe
+  (configs/<method>_fashion_mnist.yaml) on this check's backbone unless the recipe names its own ViT:
   `Trainer.fit` with augmentation, online probe and logging, timed over a window of steps; peak memory by
-  benchmarks/timing.py's `PeakMemory` (`torch.cuda.max_memory_allocated` on a GPU). One method at a time, so
-  one failure does not hide the others. (benchmarks/method_speed.py also times each method's data pipeline
+  benchmarks/lib/timing.py's `PeakMemory` (`torch.cuda.max_memory_allocated` on a GPU). One method at a time, so
+  one failure does not hide the others. (`python -m benchmarks.speed train` also times each method's data pipeline
   through `make_views`, a method internal; this check keeps to `Trainer.fit`.)
 - (d) a short SimCLR ResNet-18 pretrain on Fashion-MNIST with `vision_ssl.cli.main(["fit", ...])` and the
   reference config, then the kNN top-1 of its `last.ckpt` (`vision_ssl.eval.knn.knn_eval`) beside its
@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 import warnings
@@ -26,39 +27,32 @@ from typing import Any
 
 import lightning as L
 import torch
-from common import METHOD_ARGS, build_method
-from gpu_check_epoch import Clock, Options, SpeedOptions, data_module, our_simclr, trainer
-from timing import PeakMemory
 
+from benchmarks.lib.gpu_epoch import Clock, Options, SpeedOptions, data_module, our_simclr, trainer
+from benchmarks.lib.method_speed import speed_model
+from benchmarks.lib.timing import PeakMemory
 from vision_ssl.cli import main as cli_main
 from vision_ssl.eval import load_run, random_twin
 from vision_ssl.eval.knn import knn_eval
 from vision_ssl.eval.monitor import ValidationMonitor
-from vision_ssl.registry import METHODS
+from vision_ssl.registry import IMAGE_METHODS, METHODS, VIDEO_METHODS
 
-REPO = Path(__file__).resolve().parents[1]
-VIDEO_METHODS = ("next_frame",)  # clips, not images: no image-throughput recipe
+REPO = Path(__file__).resolve().parents[2]
 
 
 def method_rows(sz: Any, root: str, deadline: float) -> tuple[list[dict], list[str]]:
     """(b): one `method_records` row per registered image method that has a recipe; notes for the others."""
-    names = [m for m in METHODS if m not in VIDEO_METHODS]
     notes = [f"{m}: video method, not an image-throughput row" for m in METHODS if m in VIDEO_METHODS]
-    notes += [f"{m}: registered, but no recipe in tests/helpers.py METHOD_ARGS yet: not measured"
-              for m in names if m not in METHOD_ARGS]
     rows = []
     steps = sz.method_warmup + sz.method_steps
     dm = data_module(sz, root, sz.method_batch_size * (steps + 1), sz.method_batch_size)
-    for name in [m for m in names if m in METHOD_ARGS]:
+    for name in IMAGE_METHODS:
         if time.monotonic() > deadline:
             notes.append(f"{name}: skipped, the check's time budget was spent")
             continue
-        own = "backbone" in METHOD_ARGS[name]  # MAE, I-JEPA: the ViT their recipe names
-        same = {} if own else dict(backbone=sz.backbone, backbone_kwargs=dict(sz.backbone_kwargs),
-                                   cifar_stem=sz.cifar_stem)
         try:
             L.seed_everything(0, verbose=False)
-            model = build_method(name, image_size=sz.image_size, **same)
+            model = speed_model(name, sz.image_size, root, sz.backbone, dict(sz.backbone_kwargs), sz.cifar_stem)
             clock = Clock(window=(sz.method_warmup, steps))
             with PeakMemory(sz.device) as mem:
                 trainer(sz, Options(compile=False), clock, max_steps=steps).fit(model, datamodule=dm)
@@ -72,8 +66,10 @@ def method_rows(sz: Any, root: str, deadline: float) -> tuple[list[dict], list[s
 
 def pretrain_knn(sz: Any, root: str, out: Path) -> dict:
     """(d): the reference config for `sz.pretrain_epochs` epochs (1 warm-up epoch), then kNN top-1 on val and test."""
-    config = REPO / "configs" / "simclr_fashion_mnist.yaml"
+    config = REPO / "configs" / "simclr_fashion_mnist.yaml"  # the published recipe, on this check's backbone
     args = ["fit", "--config", str(config), "--data.init_args.root", root,
+            "--model.init_args.backbone", sz.backbone, "--model.init_args.backbone_kwargs", json.dumps(dict(sz.backbone_kwargs)),
+            "--model.init_args.cifar_stem", str(sz.cifar_stem).lower(), "--data.init_args.image_size", str(sz.image_size),
             "--trainer.max_epochs", str(sz.pretrain_epochs), "--model.init_args.warmup_epochs", "1",
             "--trainer.logger.init_args.save_dir", str(out / "pretrain_logs"),
             "--checkpoint.dirpath", str(out / "pretrain_ckpt"), "--trainer.enable_progress_bar", "false",

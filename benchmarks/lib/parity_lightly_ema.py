@@ -12,8 +12,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from parity_reference import Reference
 from torch import nn
+
+from benchmarks.lib.parity_reference import Reference
 
 
 def _normalize(r: Any) -> dict[str, list[float]]:

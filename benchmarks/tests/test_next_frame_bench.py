@@ -1,22 +1,15 @@
-"""benchmarks/next_frame.py's trivial rows: the last observed frame repeated and a blank frame, scored with the
+"""`python -m benchmarks.video next-frame`'s trivial rows: the last observed frame repeated and a blank frame, scored with the
 same metrics as the predictors, so a reader can tell an SSIM that a blank frame also reaches."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-import pytest
 import torch
-from helpers import DATA_ROOT
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import next_frame  # noqa: E402
-
-from vision_ssl.metrics.video import ssim_per_frame  # noqa: E402
-
-pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+from benchmarks.lib import next_frame
+from tests.helpers import DATA_ROOT
+from vision_ssl.metrics.video import ssim_per_frame
 
 
 def test_trivial_baselines_score_the_copied_and_the_blank_frame():

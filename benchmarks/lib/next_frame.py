@@ -5,8 +5,8 @@ clip (the deterministic model has one): best-of-N and mean SSIM / PSNR, sharpnes
 truth), Mathieu et al.'s gradient-difference sharpness and sample diversity. Writes a Markdown table, a JSON
 file and a PNG grid (per clip: true future, deterministic prediction, latent samples) under benchmarks/results/.
 
-    python benchmarks/next_frame.py                      # CPU-sized defaults (32x32, see --help)
-    python benchmarks/next_frame.py --image-size 64 --steps 20000 --width 64 --g-dim 128 --rnn-size 256
+    python -m benchmarks.video next-frame                      # CPU-sized defaults (32x32, see --help)
+    python -m benchmarks.video next-frame --image-size 64 --steps 20000 --width 64 --g-dim 128 --rnn-size 256
 
 With `--predictors latent` and `--predictors deterministic` in two processes (same other arguments) the two
 predictors train side by side; the second to finish writes the table.
@@ -17,19 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from torchvision.utils import save_image
 
+from benchmarks.lib.env import RESULTS, WEIGHTS
 from vision_ssl.data.moving_mnist import StochasticMovingMNISTDataModule
 from vision_ssl.methods.next_frame import NextFramePredictor
 from vision_ssl.metrics.video import summarize_samples
 
-RESULTS = Path(__file__).resolve().parent / "results"
-WEIGHTS = Path(__file__).resolve().parents[1] / "runs"  # git-ignored: trained predictors, for re-evaluation
 PREDICTORS = ("deterministic", "latent")
 TRIVIAL = ("copy the last observed frame", "blank frame")
 COLUMNS = ("ssim", "psnr", "ssim_mean", "psnr_mean", "sharpness_ratio", "gradient_energy_ratio", "grad_diff_sharpness",
@@ -129,7 +127,7 @@ def table(results: dict[str, dict], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", default="data")
     p.add_argument("--image-size", type=int, default=32)
@@ -155,7 +153,7 @@ def main() -> None:
                         "(run one process per predictor, same other arguments, to use two cores)")
     p.add_argument("--report-only", action="store_true",
                    help="only rewrite the table, JSON and grid from the saved results of both predictors")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     RESULTS.mkdir(parents=True, exist_ok=True)
     for predictor in [] if args.report_only else args.predictors:
@@ -190,7 +188,7 @@ def report(runs: dict[str, dict], args: argparse.Namespace) -> None:
         rows += [truth[i], det[0, i]] + [s[i] for s in lat]
     save_image(torch.cat(rows).float() / 255, RESULTS / f"{args.tag}_samples.png", nrow=args.future, pad_value=0.5)
     text = table(results, args)
-    command = "python benchmarks/next_frame.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in settings.items())
+    command = "python -m benchmarks.video next-frame " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in settings.items())
     (RESULTS / f"{args.tag}.md").write_text(
         f"# Next-frame prediction: deterministic vs latent (SVG-LP)\n\n`{command}`\n\n"
         "Rows of the sample grid, per test clip: true future, deterministic prediction, 5 latent samples.\n\n"

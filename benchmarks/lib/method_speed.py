@@ -1,4 +1,4 @@
-"""Per-method throughput for benchmarks/throughput.py: every registered image method trained by Lightning
+"""Per-method throughput for `python -m benchmarks.speed train`: every registered image method trained by Lightning
 (augmentation in `on_after_batch_transfer`, online probe and logging included), its data pipeline alone
 (loader + `make_views`) and its peak memory.
 """
@@ -6,15 +6,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from typing import Any
 
 import lightning as L
 import torch
-from common import build_method
 from lightning.pytorch.callbacks import Callback
-from timing import PeakMemory, fresh_iterator_windows, median, record
 
+from benchmarks.lib.timing import PeakMemory, fresh_iterator_windows, median, record
+from vision_ssl import recipes
 from vision_ssl.data import FashionMNISTDataModule
 
 
@@ -30,6 +31,18 @@ class BatchClock(Callback):
         self.sizes.append(batch[1].shape[0])
 
 
+def speed_model(name: str, image_size: int, root: str, backbone: str | None = None,
+                backbone_kwargs: dict[str, Any] | None = None, cifar_stem: bool = False) -> Any:
+    """Method `name` from its published recipe (configs/<name>_fashion_mnist.yaml) at `image_size`, on `backbone`
+    instead of the recipe's `tiny` net when given (a speed measurement's backbone; the ViT recipes keep theirs)."""
+    extra: list[str] = []
+    if backbone is not None and recipes.load(name)["model"]["init_args"]["backbone"] == "tiny":
+        extra = ["--model.init_args.backbone", backbone, "--model.init_args.backbone_kwargs",
+                 json.dumps(backbone_kwargs or {}), "--model.init_args.cifar_stem", str(cifar_stem).lower()]
+    model, _ = recipes.instantiate(name, image_size=image_size, root=root, num_workers=0, extra_args=extra)
+    return model
+
+
 def method_records(args: argparse.Namespace, save: Any = None) -> list[dict]:
     """Every image method trained by Lightning on the same data: steady windows from batch-end timestamps."""
     out: list[dict] = []
@@ -39,9 +52,7 @@ def method_records(args: argparse.Namespace, save: Any = None) -> list[dict]:
     dm.setup("fit")
     for name in args.methods:
         L.seed_everything(0, verbose=False)
-        same = {} if name == "mae" else dict(backbone=args.backbone, backbone_kwargs=args.backbone_kwargs,
-                                              cifar_stem=args.cifar_stem)  # MAE needs its ViT
-        model = build_method(name, image_size=args.image_size, **same)
+        model = speed_model(name, args.image_size, args.root, args.backbone, args.backbone_kwargs, args.cifar_stem)
         clock = BatchClock()
         trainer = L.Trainer(accelerator="gpu" if args.device == "cuda" else "cpu", devices=1, max_steps=steps,
                             logger=False, enable_checkpointing=False, enable_progress_bar=False,

@@ -4,10 +4,10 @@ same backbone, data subset, epochs, batch, optimizer, LR schedule, temperature a
 one evaluator (kNN k = 200 and a linear probe on frozen, un-augmented features; test split).
 
     make bench-parity                                                    # every shared method, 3 seeds
-    .venv/bin/python benchmarks/peer_parity.py --methods simclr byol --samples 8192 --epochs 3 --seeds 0 1 2
-    .venv/bin/python benchmarks/peer_parity.py --smoke --methods simclr --out /tmp/parity   # 1-epoch check
+    python -m benchmarks.parity --methods simclr byol --samples 8192 --epochs 3 --seeds 0 1 2
+    python -m benchmarks.parity --smoke --methods simclr --out /tmp/parity   # 1-epoch check
 
-Recipes: benchmarks/parity_recipes.py; the lightly loop: benchmarks/parity_lightly.py (DINO's and I-JEPA's models:
+Recipes: benchmarks/lib/parity_recipes.py; the lightly loop: benchmarks/lib/parity_lightly.py (DINO's and I-JEPA's models:
 parity_lightly_ema.py). Resumable per (method, impl, seed) at the same budget; results are written after every run
 to benchmarks/results/peer_parity.{json,md}.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import statistics
 import sys
@@ -27,14 +26,12 @@ from typing import Any
 import torch
 import yaml
 
-sys.path.insert(0, os.path.dirname(__file__))
-from budget_runs import limit_test, score  # noqa: E402
-from common import RESULTS, environment, write_json  # noqa: E402
-from parity_recipes import RECIPES, as_record, vision_ssl_config, with_budget  # noqa: E402
-
-from vision_ssl.data import FashionMNISTDataModule  # noqa: E402
-from vision_ssl.registry import METHODS  # noqa: E402
-from vision_ssl.transforms import Normalize  # noqa: E402
+from benchmarks.lib.budget_runs import limit_test, score
+from benchmarks.lib.env import RESULTS, environment, write_json
+from benchmarks.lib.parity_recipes import RECIPES, as_record, vision_ssl_config, with_budget
+from vision_ssl.data import FashionMNISTDataModule
+from vision_ssl.registry import METHODS
+from vision_ssl.transforms import Normalize
 
 IMPLS = ("vision_ssl", "lightly")
 
@@ -64,7 +61,7 @@ def run_vision_ssl(method: str, r: Any, seed: int, args: argparse.Namespace, run
 
 
 def run_lightly(method: str, r: Any, seed: int, dm: Any) -> tuple[Any, Any, dict]:
-    from parity_lightly import train_reference
+    from benchmarks.lib.parity_lightly import train_reference
 
     train = dm.train_set  # the same seeded subset the vision_ssl data module trains on
     images = train.dataset.images[torch.as_tensor(train.indices)]
@@ -82,7 +79,7 @@ def reproduce_command(method: str, impl: str, seed: int) -> str:
         skip = a in ("--methods", "--seeds", "--impls")
         if not skip:
             argv.append(a)
-    return shlex.join(["python", "benchmarks/peer_parity.py", "--methods", method, "--impls", impl, "--seeds",
+    return shlex.join(["python", "-m", "benchmarks.parity", "--methods", method, "--impls", impl, "--seeds",
                        str(seed), *argv])
 
 
@@ -121,8 +118,8 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     lines = [
         "# Peer parity: vision_ssl against LightlySSL, same recipe, one evaluator", "",
         f"Written by `{env['command']}`. Each method trained by vision_ssl through `vision-ssl fit` "
-        "(a config from benchmarks/parity_recipes.py) and by a plain loop of lightly's transforms, heads, losses "
-        "and momentum helpers (benchmarks/parity_lightly.py): same backbone (`tiny`, a ViT for MAE and I-JEPA) and "
+        "(a config from benchmarks/lib/parity_recipes.py) and by a plain loop of lightly's transforms, heads, losses "
+        "and momentum helpers (benchmarks/lib/parity_lightly.py): same backbone (`tiny`, a ViT for MAE and I-JEPA) and "
         "initial weights, data subset (seeded, data seed 0), epochs, batch, AdamW, warm-up + cosine per step, "
         "temperature, views and Fashion-MNIST normalisation. Scores on the test split from frozen, un-augmented "
         "features: kNN k = 200, T = 0.07 and a linear probe (lr chosen on val). Mean ± std over seeds; `gap` is "

@@ -1,7 +1,7 @@
 """Throughput of `vision_ssl.embed` with the demo encoder (configs/demo.yaml's backbone, here at 64 px): images/s
 from an in-memory uint8 tensor (resize skipped: already 64 px) and from a folder of PNG files (decode included).
 
-    .venv/bin/python benchmarks/embed_throughput.py --images 10000 --size 64   # benchmarks/results/embed_throughput.*
+    python -m benchmarks.speed embed --images 10000 --size 64   # benchmarks/results/embed_throughput.*
 
 Weights are the untrained initialisation: the speed of a forward pass does not depend on them. Rates are the median
 of `--repeats` full passes after one warm-up pass; the two inputs alternate. Fashion-MNIST images (gray, repeated to
@@ -12,22 +12,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
 from torchvision.io import write_png
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, RESULTS, environment, write_json  # noqa: E402
-
-import vision_ssl  # noqa: E402
-from vision_ssl.data.base import resize_uint8  # noqa: E402
-from vision_ssl.pretrained import PretrainedEncoder  # noqa: E402
+import vision_ssl
+from benchmarks.lib.env import REPO, RESULTS, environment, write_json
+from vision_ssl.data.base import resize_uint8
+from vision_ssl.pretrained import PretrainedEncoder
 
 
 def demo_encoder(size: int) -> PretrainedEncoder:

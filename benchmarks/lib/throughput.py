@@ -2,7 +2,7 @@
 same process on the same machine. Ratios (ours / peer) are what to quote: absolute rates drift on shared machines.
 
     make bench-quick                                     # CPU, < 5 min: benchmarks/results/throughput_cpu.{json,md}
-    .venv/bin/python benchmarks/throughput.py --device cuda --backbone resnet18 --cifar-stem --batch-size 512 \
+    python -m benchmarks.speed train --device cuda --backbone resnet18 --cifar-stem --batch-size 512 \
         --bf16 --channels-last --compile --workers 8 --epoch-images 50000 --tag gpu   # the GPU epoch benchmark
 
 Records (`name`, `ours_img_per_s`, `peer`, `peer_img_per_s`, `ratio`, ...):
@@ -23,24 +23,27 @@ import argparse
 import contextlib
 import copy
 import json
-import os
-import sys
 import time
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
-sys.path.insert(0, os.path.dirname(__file__))
-from common import IMAGE_METHODS, RESULTS, environment, write_json  # noqa: E402
-from lightly_peer import LightlySimCLR, PILDataset, lightly_step, require_lightly, simclr_transform  # noqa: E402
-from method_speed import method_records  # noqa: E402
-from timing import fresh_iterator_windows, interleaved, median, record  # noqa: E402
-
-from vision_ssl.data import FashionMNISTDataModule  # noqa: E402
-from vision_ssl.data.base import TensorImageDataset  # noqa: E402
-from vision_ssl.methods import SimCLR  # noqa: E402
-from vision_ssl.methods.step import Views  # noqa: E402
+from benchmarks.lib.env import RESULTS, environment, write_json
+from benchmarks.lib.lightly_peer import (
+    LightlySimCLR,
+    PILDataset,
+    lightly_step,
+    require_lightly,
+    simclr_transform,
+)
+from benchmarks.lib.method_speed import method_records
+from benchmarks.lib.timing import fresh_iterator_windows, interleaved, median, record
+from vision_ssl.data import FashionMNISTDataModule
+from vision_ssl.data.base import TensorImageDataset
+from vision_ssl.methods import SimCLR
+from vision_ssl.methods.step import Views
+from vision_ssl.registry import IMAGE_METHODS
 
 
 def load_images(n: int, size: int, root: str) -> torch.Tensor:

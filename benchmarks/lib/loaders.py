@@ -2,8 +2,8 @@
 vs `StreamingImageDataModule` (LitData shards from `vision-ssl prepare-data`), images/s of full training epochs with N
 loader workers.
 
-    python benchmarks/streaming_throughput.py                       # 4000 Fashion-MNIST images as 64x64 JPEGs
-    python benchmarks/streaming_throughput.py --images 20000 --size 96 --workers 0 2 4
+    python -m benchmarks.speed loaders                       # 4000 Fashion-MNIST images as 64x64 JPEGs
+    python -m benchmarks.speed loaders --images 20000 --size 96 --workers 0 2 4
 
 The images are the first `--images` Fashion-MNIST training images (`make data`), upscaled to `--size` and written as
 JPEG files in class folders, then as shards; the unlabelled module reads the same files (it finds them recursively
@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 
 import torch
-from common import RESULTS, environment, write_json
 from torchvision.io import encode_jpeg
 
+from benchmarks.lib.env import RESULTS, environment, write_json
 from vision_ssl.data import (
     FashionMNISTDataModule,
     ImageFolderDataModule,
@@ -58,7 +58,7 @@ def epoch_rate(loader: object) -> float:
     return seen / (time.perf_counter() - start)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=4000, help="training images (default 4000)")
     p.add_argument("--size", type=int, default=64, help="image side on disk and in batches (default 64)")
@@ -68,7 +68,7 @@ def main() -> None:
     p.add_argument("--work-dir", default="/tmp/vision_ssl_streaming_bench", help="where images and shards go")
     p.add_argument("--data-root", default="data", help="Fashion-MNIST folder (`make data`)")
     p.add_argument("--out", default=str(RESULTS / "streaming_throughput"), help="results path without .json/.md")
-    a = p.parse_args()
+    a = p.parse_args(argv)
     work = Path(a.work_dir)
     shutil.rmtree(work, ignore_errors=True)
     write_images(work / "images", a.images, a.size, a.data_root)

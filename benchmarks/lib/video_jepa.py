@@ -18,8 +18,8 @@ two-digit clips, then, with every network frozen:
 
 Each trained model is saved under runs/ (git-ignored) and reused when the script is run again (resumable).
 
-    python benchmarks/video_jepa.py                 # CPU defaults, see --help
-    python benchmarks/video_jepa.py --real-video    # vtest.avi nearest neighbours (benchmarks/video_jepa_real.py)
+    python -m benchmarks.video jepa                 # CPU defaults, see --help
+    python -m benchmarks.video jepa --real-video    # vtest.avi nearest neighbours (lib/video_jepa_real.py)
 """
 
 from __future__ import annotations
@@ -27,30 +27,18 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import lightning as L
 import torch
 import torch.nn.functional as F
 from torchmetrics.functional.classification import binary_average_precision
 
+from benchmarks.lib.env import RESULTS, WEIGHTS
+from benchmarks.lib.video_progress import Progress
 from vision_ssl.data.moving_mnist import StochasticMovingMNIST, StochasticMovingMNISTDataModule
 from vision_ssl.eval.linear_probe import probe_features
 from vision_ssl.methods.next_frame import NextFramePredictor
 from vision_ssl.methods.video_jepa import VideoJEPA
-
-RESULTS = Path(__file__).resolve().parent / "results"
-WEIGHTS = Path(__file__).resolve().parents[1] / "runs"
-
-
-class Progress(L.Callback):
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: object) -> None:
-        if trainer.global_step % 250 == 0:
-            logs = {k: round(float(v), 4) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
-            print(f"  {self.name} step {trainer.global_step}: {logs}", flush=True)
 
 
 def data(args: argparse.Namespace, steps: int, batch_size: int) -> StochasticMovingMNISTDataModule:
@@ -67,7 +55,7 @@ def build(name: str, args: argparse.Namespace) -> L.LightningModule:
     L.seed_everything(args.seed)
     if name == "pixel":
         return NextFramePredictor(predictor="latent", context_frames=args.context, g_dim=64, z_dim=10, rnn_size=128,
-                                  width=16, image_size=args.image_size, in_chans=1)  # benchmarks/next_frame.py's
+                                  width=16, image_size=args.image_size, in_chans=1)  # lib/next_frame.py's
     return VideoJEPA(predictor=name, dim=args.dim, width=args.width, hidden=args.hidden, z_dim=args.z_dim,
                      beta=args.beta, context_frames=args.context, image_size=args.image_size, in_chans=1)
 
@@ -211,7 +199,7 @@ def report(result: dict, args: argparse.Namespace, command: str) -> None:
     print("\n".join(lines))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", default="data")
     p.add_argument("--image-size", type=int, default=32)
@@ -237,11 +225,11 @@ def main() -> None:
     p.add_argument("--real-video", action="store_true", help="only the vtest.avi nearest-neighbour check")
     p.add_argument("--video-root", default="data/videos")
     p.add_argument("--video-steps", type=int, default=1500)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.real_video:
-        from video_jepa_real import real_video
+        from benchmarks.lib.video_jepa_real import real_video
 
         real_video(args)
         return
@@ -257,7 +245,7 @@ def main() -> None:
                 "pixel predictor (SVG-LP)": trained["pixel"], "random JEPA encoder": random_twin,
                 "random pixel-predictor encoder": random_pixel}  # fmt: skip
     result = {"args": vars(args), "train": info, "rollouts": rollouts, "mnist_probe": mnist_probe(encoders, args)}
-    command = "python benchmarks/video_jepa.py " + " ".join(
+    command = "python -m benchmarks.video jepa " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "threads")
     report(result, args, command)
 

@@ -1,7 +1,5 @@
-"""Shared by the benchmark scripts: the machine and library versions a number was measured with. The small
-CPU-budget recipe every method is trained with (`METHOD_ARGS`, `build_method`) lives in tests/helpers.py, shared
-with the learning tests, and is re-exported here.
-"""
+"""Shared by the benchmark entry points: the machine and library versions a number was measured with, and where
+results go. Recipes are not here: they are the configs (`vision_ssl.recipes`)."""
 
 from __future__ import annotations
 
@@ -15,11 +13,9 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from helpers import IMAGE_METHODS, METHOD_ARGS, build_method  # noqa: E402,F401  (re-exported)
-
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks" / "results"
+WEIGHTS = REPO / "runs"  # git-ignored: trained networks, for re-evaluation
 
 def cpu_model() -> str:
     try:

@@ -1,6 +1,6 @@
 """Video JEPA on a real video (OpenCV's vtest.avi): a deterministic VideoJEPA trained on its clips, and the nearest
 neighbours of its predicted embeddings among the true embeddings of the held-out frames. Run through
-`python benchmarks/video_jepa.py --real-video` (its arguments, weights under runs/ and results stem).
+`python -m benchmarks.video jepa --real-video` (its arguments, weights under runs/ and results stem).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import time
 
 import lightning as L
 import torch
-from video_jepa import RESULTS, WEIGHTS, Progress
 
+from benchmarks.lib.env import RESULTS, WEIGHTS
+from benchmarks.lib.video_progress import Progress
 from vision_ssl.methods.video_jepa import VideoJEPA
 
 

@@ -1,4 +1,4 @@
-"""The LightlySSL side of the peer-parity benchmark (`benchmarks/peer_parity.py`): a plain PyTorch loop assembled
+"""The LightlySSL side of the peer-parity benchmark (`python -m benchmarks.parity`): a plain PyTorch loop assembled
 from lightly's own transforms, heads, losses and momentum helpers the way its examples (examples/pytorch/*.py)
 assemble each method: one forward per view, `deactivate_requires_grad` copies moved by `update_momentum` before
 the step (`cosine_schedule` for BYOL), `NTXentLoss(memory_bank_size=...)` as MoCo's queue. Per-sample PIL
@@ -18,11 +18,17 @@ import time
 from typing import Any
 
 import torch
-from lightly_peer import PILDataset, require_lightly
-from parity_lightly_ema import DINORef, IJEPARef, dino_transform, ijepa_collator, ijepa_transform
-from parity_reference import Reference
 from torch import nn
 
+from benchmarks.lib.lightly_peer import PILDataset, require_lightly
+from benchmarks.lib.parity_lightly_ema import (
+    DINORef,
+    IJEPARef,
+    dino_transform,
+    ijepa_collator,
+    ijepa_transform,
+)
+from benchmarks.lib.parity_reference import Reference
 from vision_ssl.backbones import create_backbone
 
 

@@ -41,7 +41,7 @@ FMNIST_MEAN, FMNIST_STD = (0.286, 0.286, 0.286), (0.353, 0.353, 0.353)
 
 @dataclass(frozen=True)
 class Recipe:
-    """What both implementations share (the budget is filled in by `peer_parity.py`)."""
+    """What both implementations share (the budget is filled in by `benchmarks/parity.py`)."""
 
     hidden: int = 512
     out: int = 128
