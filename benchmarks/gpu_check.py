@@ -31,12 +31,11 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import RESULTS, environment, write_json  # noqa: E402
-from gpu_check_epoch import epoch_side_by_side, option_rates  # noqa: E402
-from gpu_check_report import markdown  # noqa: E402
-from gpu_check_train import host_sync, method_rows, pretrain_knn  # noqa: E402
-from throughput import load_images  # noqa: E402
+from benchmarks.lib.env import RESULTS, environment, write_json
+from benchmarks.lib.gpu_epoch import epoch_side_by_side, option_rates
+from benchmarks.lib.gpu_report import markdown
+from benchmarks.lib.gpu_train import host_sync, method_rows, pretrain_knn
+from benchmarks.lib.throughput import load_images
 
 
 @dataclass(frozen=True)

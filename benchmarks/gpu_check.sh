@@ -8,7 +8,7 @@
 # On a machine without kornia (or jsonargparse) it installs the wheels in carry/wheels (`make gpu-carry`)
 # with pip --no-index into a private folder; without data/FashionMNIST/raw it unpacks carry/data. The
 # checkout itself is imported from here (PYTHONPATH): nothing is installed into the machine's Python.
-# Arguments after the options above go to benchmarks/gpu_check.py (e.g. --budget-s 300).
+# Arguments after the options above go to `python -m benchmarks.gpu_check` (e.g. --budget-s 300).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
@@ -48,4 +48,4 @@ fi
 export GPU_CHECK_SETUP="$SETUP" GPU_CHECK_COMMAND="bash benchmarks/gpu_check.sh $*" PYTHONUNBUFFERED=1
 # A hard stop a little past the 8 minutes (sections stop starting at --budget-s, 420 s): what finished is kept,
 # the JSON and Markdown are rewritten after every section.
-exec timeout --kill-after=15 "${GPU_CHECK_TIMEOUT:-500}" "$PY" benchmarks/gpu_check.py --root "$ROOT" "$@"
+exec timeout --kill-after=15 "${GPU_CHECK_TIMEOUT:-500}" "$PY" -m benchmarks.gpu_check --root "$ROOT" "$@"

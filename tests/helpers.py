@@ -1,7 +1,9 @@
-"""Shared test helpers: real-data modules, a quiet CPU trainer, probe-vs-random comparisons, CLI runs."""
+"""Shared test helpers: real-data modules, the published recipes at a test budget, a quiet CPU trainer,
+probe-vs-random comparisons, CLI runs. No recipe lives here: `recipe` reads it from configs/."""
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -41,69 +43,24 @@ def quiet_trainer(max_epochs: int = 1, **kw: Any) -> L.Trainer:
 def probe_vs_random(model: L.LightningModule, dm: Any, max_epochs: int, probe_epochs: int = 30) -> tuple[float, float]:
     """Pretrain `model` on `dm`, then linear-probe it and a random-weights twin (same seed, same protocol)."""
     L.seed_everything(0)
-    random_twin = type(model)(**init_kwargs(model.hparams))
-    random_twin.load_state_dict(model.state_dict())  # the exact weights the run started from
+    # the same views (a config's `augment` is a module, not a hyper-parameter) and the exact starting weights
+    random_twin = type(model)(**init_kwargs(model.hparams), augment=copy.deepcopy(model.augment))
+    random_twin.load_state_dict(model.state_dict())
     quiet_trainer(max_epochs).fit(model, dm)
     trained = linear_probe(model, dm, lrs=(3e-3,), epochs=probe_epochs)["val_top1"]
     random = linear_probe(random_twin, dm, lrs=(3e-3,), epochs=probe_epochs)["val_top1"]
     return trained, random
 
 
-# The CPU short-run recipe shared by the learning tests and the benchmarks (benchmarks/results/siamese_cpu.md,
-# pretext_cpu.md, accuracy_*.md): per-method arguments on top of `build_method` below. Siamese heads are small
-# (hidden 512) except BYOL's, which keeps the paper's wide-hidden, narrow-output shape (2048 -> 256: +2.9 points
-# over the random twin in 256 steps where 512 -> 128 was -0.8); MoCo v2 keeps the paper's momentum 0.99 (each
-# 256-step run at 0.99 beat the random twin; the runs at 0.95 and 0.9 did not) with a queue of 1024 keys, a quarter
-# of 4096 images. The pretext methods follow their configs/<method>_fashion_mnist.yaml. MAE needs a ViT, so it is
-# the one method that cannot use the `tiny` backbone: a 6-block ViT-Tiny-width encoder on 4x4 patches, as in its
-# config.
-METHOD_ARGS: dict[str, dict[str, Any]] = {
-    "simclr": dict(proj_hidden_dim=512, proj_output_dim=128, temperature=0.2),
-    "mocov2": dict(proj_hidden_dim=512, proj_output_dim=128, queue_size=1024, symmetric=True),
-    "mocov3": dict(proj_hidden_dim=512, proj_output_dim=128, temperature=0.2),
-    "byol": dict(proj_hidden_dim=2048, proj_output_dim=256),
-    "simsiam": dict(proj_hidden_dim=512, proj_output_dim=512, proj_num_layers=2, pred_hidden_dim=128),
-    "barlow_twins": dict(proj_hidden_dim=512, proj_output_dim=512),
-    "vicreg": dict(proj_hidden_dim=512, proj_output_dim=512),
-    "rotation": dict(head_hidden_dim=256, augment=None),
-    "jigsaw": dict(grid=3, num_perms=100, tile_dim=256, hidden_dim=512, augment=None),
-    "inpainting": dict(mask_mode="random", mask_ratio=0.25, mask_patch_size=4, decoder_width=32, augment=None),
-    "mae": dict(backbone="vit_tiny_patch16_224", backbone_kwargs={"patch_size": 4, "depth": 6, "global_pool": "avg"},
-                decoder_dim=128, decoder_depth=1, decoder_heads=4, augment=None, lr=1e-3, weight_decay=0.05),
-    "supervised": dict(),
-    # DINO and LeJEPA: their own multi-crop recipe (2 global crops of 28 px, 6 local of 12 px). DINO: K = 1024
-    # outputs, momentum 0.99, BatchNorm in the head and no frozen last layer for the 4-epoch run (measured, 256
-    # steps: probe 0.626 with the ViT-style head without BN, 0.690 with BN, random twin 0.632; momentum 0.9 fell to
-    # 0.472; without local crops 0.628). I-JEPA: a ViT like MAE's (4x4 patches, 7x7 grid) and its own crop + flip;
-    # the predictor is half the encoder's width.
-    "dino": dict(out_dim=1024, hidden_dim=512, bottleneck_dim=128, base_momentum=0.99, head_batch_norm=True,
-                 freeze_last_layer_epochs=0, augment=None),
-    "lejepa": dict(proj_hidden_dim=512, proj_output_dim=64, augment=None),
-    "ijepa": dict(backbone="vit_tiny_patch16_224", backbone_kwargs={"patch_size": 4, "embed_dim": 96, "depth": 4,
-                                                                    "num_heads": 3},
-                  predictor_dim=48, predictor_depth=2, predictor_heads=3, base_momentum=0.99, augment=None, lr=1e-3,
-                  weight_decay=0.05),
-}
-# Image methods only: next_frame predicts video frames and has no linear-probe protocol on still images.
-IMAGE_METHODS = tuple(METHOD_ARGS)
+def recipe(method: str, **budget: Any) -> tuple[L.LightningModule, FashionMNISTDataModule]:
+    """Model and data of `configs/<method>_fashion_mnist.yaml` (the published recipe) at a test budget: only the
+    budget keys of `vision_ssl.recipes` change (epochs, max_train_samples, batch_size, width, image_size), data
+    from `make data`'s files, no loader workers."""
+    from vision_ssl.recipes import instantiate
 
-
-def build_method(name: str, image_size: int = 28, width: int = 16, lr: float = 2e-3, **overrides: Any) -> Any:
-    """A registered method with the CPU recipe: `tiny` backbone, AdamW, half-epoch warm-up, SimCLR crops (0.2, 1)."""
-    from vision_ssl.registry import METHODS, resolve
-    from vision_ssl.transforms import SimCLRViews
-
-    kw: dict[str, Any] = dict(backbone="tiny", backbone_kwargs={"width": width}, image_size=image_size, num_classes=10,
-                              warmup_epochs=0.5, augment={"crop_scale": (0.2, 1.0)})
-    kw.update(METHOD_ARGS[name])
-    kw.update(overrides)
-    cls = resolve(METHODS, name, "method")
-    augment = kw.pop("augment")  # a dict: SimCLRViews options; None: the method's own recipe (pretexts)
-    if augment is not None:
-        kw["augment"] = SimCLRViews(num_views=cls.num_views or 2, **augment) if isinstance(augment, dict) else augment
-    lr, wd = kw.pop("lr", lr), kw.pop("weight_decay", 1e-4)
-    kw["optimizer"] = lambda groups: torch.optim.AdamW(groups, lr=lr, weight_decay=wd)
-    return cls(**kw)
+    if not os.path.isdir(os.path.join(DATA_ROOT, "FashionMNIST", "raw")):
+        raise FileNotFoundError(f"Fashion-MNIST is missing under {DATA_ROOT}: run `make data`")
+    return instantiate(method, root=DATA_ROOT, num_workers=0, **budget)
 
 
 # Extra CLI args that make a config's data small for fast_dev_run, by data-module class name. Image data modules

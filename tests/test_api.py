@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import DATA_ROOT, METHOD_ARGS, REPO
+from helpers import DATA_ROOT, REPO
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torchvision.io import decode_image, write_png
 
 import vision_ssl
+from vision_ssl import recipes
 from vision_ssl.cli import main as cli
 from vision_ssl.eval.features import load_run
 from vision_ssl.registry import METHODS, short_class_paths
@@ -21,7 +22,7 @@ from vision_ssl.registry import METHODS, short_class_paths
 TINY = {"model.backbone_kwargs": {"width": 4}, "model.proj_hidden_dim": 16, "model.proj_output_dim": 8,
         "data.num_workers": 0, "trainer.accelerator": "cpu", "trainer.limit_train_batches": 2,
         "trainer.limit_val_batches": 1, "trainer.enable_progress_bar": False, "trainer.enable_model_summary": False}
-# Constructor arguments of the video methods small enough to build in a test (the image ones use METHOD_ARGS).
+# Constructor arguments of the video methods small enough to build in a test (the image ones: their configs/<name>_fashion_mnist.yaml).
 VIDEO_ARGS = {"next_frame": dict(width=8, g_dim=16, rnn_size=16, image_size=16),
               "video_jepa": dict(image_size=16)}
 
@@ -60,8 +61,10 @@ def test_every_registered_method_can_be_created(name):
     if name in VIDEO_ARGS:
         kwargs = VIDEO_ARGS[name]
     else:
-        kwargs = {"backbone": "tiny", "backbone_kwargs": {"width": 4}, "image_size": 28, "num_classes": 10,
-                  **{k: v for k, v in METHOD_ARGS[name].items() if k not in ("augment", "lr", "weight_decay")}}
+        kwargs = {k: v for k, v in recipes.load(name)["model"]["init_args"].items() if k not in ("augment", "optimizer")}
+        if kwargs["backbone"] == "tiny":
+            kwargs["backbone_kwargs"] = {"width": 4}
+        kwargs.update(image_size=28, num_classes=10)
     model = vision_ssl.create_method(name, **kwargs)
     assert type(model).__module__ + "." + type(model).__qualname__ == METHODS[name]
 

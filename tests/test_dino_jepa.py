@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from helpers import build_method, fashion_mnist, probe_vs_random
+from helpers import probe_vs_random, recipe
 
 from vision_ssl.losses import DINOLoss, dino_loss, epps_pulley, invariance_loss, lejepa_loss, sigreg
 from vision_ssl.losses.dino import teacher_temperature
@@ -212,12 +212,13 @@ def test_ijepa_rejects_a_conv_backbone():
 # --- learning on real data ----------------------------------------------------------------------------------------
 
 # The protocol of test_siamese_learning.py (4096 Fashion-MNIST images, batch 64, 256 steps, linear probe 30 epochs
-# on 1024 validation images against the same network at its initial weights); recipes in helpers.METHOD_ARGS.
+# on 1024 validation images against the same network at its initial weights); recipes: configs/<method>_fashion_mnist.yaml.
 @pytest.mark.slow
 @pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize("method", ["dino", "lejepa", "ijepa"])
 def test_beats_random_weights_on_fashion_mnist(method):
     torch.manual_seed(0)
-    trained, random = probe_vs_random(build_method(method), fashion_mnist(max_train_samples=4096, batch_size=64), 4)
+    model, dm = recipe(method, max_train_samples=4096, batch_size=64)
+    trained, random = probe_vs_random(model, dm, 4)
     print(f"{method}: probe {trained:.4f} vs random weights {random:.4f}")
     assert trained > random + 0.01, f"{method}: probe {trained:.4f} vs random weights {random:.4f}"

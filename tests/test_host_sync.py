@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import torch
 
-from tests.helpers import IMAGE_METHODS, build_method
+from tests.helpers import recipe
 from vision_ssl.eval.monitor import ValidationMonitor
+from vision_ssl.registry import IMAGE_METHODS
 
 
 class _Trainer:  # the bits of a Trainer that on_after_batch_transfer reads
@@ -46,7 +47,7 @@ def sync_counter(monkeypatch: pytest.MonkeyPatch) -> Counter:
 @pytest.mark.parametrize("name", IMAGE_METHODS)
 def test_training_step_has_no_python_visible_host_sync(name: str, sync_counter: Counter) -> None:
     torch.manual_seed(0)
-    model = build_method(name, image_size=16, width=8)
+    model, _ = recipe(name, image_size=16, width=8)
     model.aug_seed = 0
     monitor = ValidationMonitor(bank_size=32)
     images = torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8)  # gray: expanded on the device

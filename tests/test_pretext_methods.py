@@ -100,8 +100,7 @@ def pretext_score(model: L.LightningModule, dm) -> float:  # noqa: ANN001
     return score
 
 
-# Short real-data runs (benchmarks/pretext_cpu.py measures the same recipes; numbers in
-# benchmarks/results/pretext_cpu.md): the tiny conv net width 16 (MAE: a 4-block ViT of width 96), batch 64,
+# Short real-data runs (measured by the former benchmarks/pretext_cpu.py; its table is in git history): the tiny conv net width 16 (MAE: a 4-block ViT of width 96), batch 64,
 # AdamW lr 2e-3, one torch thread. The conv methods train 256 steps on 4096 images: a random-weights conv net is a
 # strong linear-probe baseline on Fashion-MNIST (about 0.70), and in 64 steps rotation and jigsaw were still level
 # with it or below. Jigsaw runs at 48x48 (16-pixel cells, as configs/jigsaw_fashion_mnist.yaml): 9-pixel cells at

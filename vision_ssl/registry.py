@@ -36,6 +36,11 @@ METHODS: dict[str, str] = {
     "video_jepa": "vision_ssl.methods.video_jepa.VideoJEPA",
 }
 
+# Methods trained on clips; every other method learns from still images and has a `configs/<name>_fashion_mnist.yaml`
+# recipe (`vision_ssl.recipes`) scored by the linear-probe protocol.
+VIDEO_METHODS: tuple[str, ...] = ("next_frame", "video_jepa")
+IMAGE_METHODS: tuple[str, ...] = tuple(m for m in METHODS if m not in VIDEO_METHODS)
+
 DATAMODULES: dict[str, str] = {
     "fashion_mnist": "vision_ssl.data.torchvision_data.FashionMNISTDataModule",
     "mnist": "vision_ssl.data.torchvision_data.MNISTDataModule",

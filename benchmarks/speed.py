@@ -1,0 +1,38 @@
+"""Speed: images/s of view augmentation, the training step, end-to-end training of every image method, and the
+loaders, on `--device cpu|cuda` with the speed options (bf16, channels_last, torch.compile) on or off.
+
+    python -m benchmarks.speed train [--device cuda --bf16 --channels-last --compile ...]   # views, step, methods
+    python -m benchmarks.speed loaders [--images 20000 --size 96 --workers 0 2 4]           # folders vs shards
+    python -m benchmarks.speed embed [--images 10000 --size 64]                             # vision_ssl.embed
+    python -m benchmarks.speed SUBCOMMAND --help
+
+`train`: benchmarks/results/throughput_cpu.{json,md} (`make bench-quick`); views and step side by side with
+LightlySSL's SimCLR when the `bench` extra is installed, then every image method's published recipe trained by
+Lightning. `loaders`: streaming_throughput.*; `embed`: embed_throughput.*.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS = {  # name: (module with main(argv), what it measures)
+    "train": ("benchmarks.lib.throughput", "views, training step and end-to-end training of every image method"),
+    "loaders": ("benchmarks.lib.loaders", "image folders vs LitData shards, images/s per loader worker count"),
+    "embed": ("benchmarks.lib.embed_speed", "vision_ssl.embed from memory and from a folder of PNG files"),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    p = argparse.ArgumentParser(prog="python -m benchmarks.speed", description=__doc__.split("\n\n")[0],
+                                epilog="\n".join(f"  {k:8} {v[1]}" for k, v in SUBCOMMANDS.items()),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("subcommand", choices=tuple(SUBCOMMANDS), help="what to time (options: SUBCOMMAND --help)")
+    args = p.parse_args(argv[:1])
+    importlib.import_module(SUBCOMMANDS[args.subcommand][0]).main(argv[1:])
+
+
+if __name__ == "__main__":
+    main()
