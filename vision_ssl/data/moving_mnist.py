@@ -18,10 +18,12 @@ digits in the first frame). Digits are overlaid with a pixel-wise max.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.utilities.data import AttributeDict
 from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets
 
@@ -133,6 +135,11 @@ class StochasticMovingMNISTDataModule(L.LightningDataModule):
 
     num_classes: int = 10
     name = "MNIST"
+
+    if TYPE_CHECKING:  # Lightning types `hparams` as a MutableMapping; `save_hyperparameters` makes an AttributeDict
+
+        @property
+        def hparams(self) -> AttributeDict: ...
 
     def __init__(
         self,

@@ -18,9 +18,11 @@ probe of `NextFramePredictor` skips them).
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.data import AttributeDict
 from torch.utils.data import DataLoader, Dataset
 from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms.v2 import functional as TF
@@ -120,6 +122,11 @@ class VideoClipDataModule(L.LightningDataModule):
     """
 
     num_classes: int = 0  # unlabelled: labels are -1, and the methods keep no online probe
+
+    if TYPE_CHECKING:  # Lightning types `hparams` as a MutableMapping; `save_hyperparameters` makes an AttributeDict
+
+        @property
+        def hparams(self) -> AttributeDict: ...
 
     def __init__(
         self,

@@ -11,11 +11,12 @@ last checkpoint on disk is finite). The kNN and collapse monitors are the `Valid
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
 import torchmetrics
+from lightning.fabric.utilities.data import AttributeDict
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
@@ -65,6 +66,11 @@ class SSLMethod(L.LightningModule):
     decay_norm_and_bias: bool = True  # False where the paper excludes norms and biases from weight decay
     finite_check_every: int = 50  # steps between reads of the non-finite flag (each read is one host sync)
     needs_labels: bool = False  # True for methods trained on labels (the supervised baseline)
+
+    if TYPE_CHECKING:  # Lightning types `hparams` as a MutableMapping; `save_hyperparameters` makes an AttributeDict
+
+        @property
+        def hparams(self) -> AttributeDict: ...
 
     def __init__(
         self,

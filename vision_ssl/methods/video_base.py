@@ -15,11 +15,12 @@ Batches are (clips uint8 (B, T, C, H, W), labels long (B, K)), K labels per clip
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.fabric.utilities.data import AttributeDict
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
@@ -40,6 +41,13 @@ class VideoMethod(L.LightningModule):
     """
 
     finite_check_every: int = 50  # steps between reads of the non-finite flag (each read is one host sync)
+    num_features: int  # set by the subclass
+    probe: nn.Module | None  # set by the subclass
+
+    if TYPE_CHECKING:  # Lightning types `hparams` as a MutableMapping; `save_hyperparameters` makes an AttributeDict
+
+        @property
+        def hparams(self) -> AttributeDict: ...
 
     def __init__(self, optimizer: OptimizerCallable | None = None, scheduler: LRSchedulerCallable | None = None) -> None:
         super().__init__()
