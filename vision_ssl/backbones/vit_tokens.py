@@ -43,10 +43,17 @@ def vit_backbone_kwargs(kwargs: dict, method: str, **defaults: object) -> dict:
     return kwargs
 
 
+def abs_pos_embed(vit: VisionTransformer) -> torch.Tensor:
+    """The absolute position embeddings of `vit` (`check_vit` guarantees them; timm has none with `pos_embed='none'`)."""
+    if vit.pos_embed is None:
+        raise ValueError("the ViT has no absolute position embeddings (built with pos_embed='none')")
+    return vit.pos_embed
+
+
 def patch_pos_embed(vit: VisionTransformer, grid: tuple[int, int] | None = None) -> torch.Tensor:
     """Position embeddings (1, N, D) of the patch tokens only, resampled when `grid` differs from the trained one."""
     n_prefix = 0 if vit.no_embed_class else vit.num_prefix_tokens
-    pos = vit.pos_embed[:, n_prefix:]  # (1, N_train, D)
+    pos = abs_pos_embed(vit)[:, n_prefix:]  # (1, N_train, D)
     trained = tuple(vit.patch_embed.grid_size)
     if grid is not None and tuple(grid) != trained:
         pos = resample_abs_pos_embed(pos, new_size=list(grid), old_size=list(trained), num_prefix_tokens=0)
@@ -71,7 +78,7 @@ def prefix_tokens(vit: VisionTransformer, batch_size: int) -> torch.Tensor | Non
         return None
     prefix = torch.cat(parts, dim=1)  # (B, P, D)
     if not vit.no_embed_class:
-        prefix = prefix + vit.pos_embed[:, : vit.num_prefix_tokens]
+        prefix = prefix + abs_pos_embed(vit)[:, : vit.num_prefix_tokens]
     return prefix
 
 

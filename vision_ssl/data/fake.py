@@ -4,6 +4,7 @@ a working encoder can separate the classes while a random one separates them les
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -35,7 +36,7 @@ class FakeDataModule(ImageDataModule):
 
     name = "fake"
 
-    def __init__(self, *args, num_samples: int = 256, num_classes: int = 4, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, num_samples: int = 256, num_classes: int = 4, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if num_classes == 1 or num_classes < 0:
             raise ValueError(f"num_classes must be 0 (unlabelled) or >= 2, got {num_classes}")

@@ -7,6 +7,8 @@ Files are expected where torchvision puts them (`root/FashionMNIST/raw`, `root/c
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torchvision import datasets
@@ -20,7 +22,7 @@ class _TorchvisionDataModule(ImageDataModule):
     dataset_cls: type = datasets.VisionDataset
     fetch_command = "make data"
 
-    def __init__(self, *args, download: bool = False, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, download: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.download = download
 
@@ -44,12 +46,12 @@ class _TorchvisionDataModule(ImageDataModule):
 
     @staticmethod
     def _arrays(ds: datasets.VisionDataset) -> tuple[torch.Tensor, torch.Tensor]:
-        data = ds.data  # type: ignore[attr-defined]
+        data = ds.data
         if isinstance(data, np.ndarray):  # CIFAR: (N, H, W, 3)
             images = torch.from_numpy(data).permute(0, 3, 1, 2).contiguous()
         else:  # MNIST family: (N, H, W) uint8 tensor
             images = data.unsqueeze(1)
-        return images, torch.as_tensor(ds.targets)  # type: ignore[attr-defined]
+        return images, torch.as_tensor(ds.targets)
 
 
 class MNISTDataModule(_TorchvisionDataModule):
@@ -97,7 +99,7 @@ class STL10DataModule(_TorchvisionDataModule):
     name = "STL-10"
     fetch_command = "vision-ssl fit ... --data.download true"
 
-    def __init__(self, *args, unlabeled: bool = False, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, unlabeled: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.unlabeled = unlabeled
 
@@ -107,4 +109,4 @@ class STL10DataModule(_TorchvisionDataModule):
 
     @staticmethod
     def _arrays(ds: datasets.VisionDataset) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.from_numpy(ds.data), torch.as_tensor(ds.labels).long()  # type: ignore[attr-defined]
+        return torch.from_numpy(ds.data), torch.as_tensor(ds.labels).long()

@@ -111,7 +111,8 @@ class FrameDecoder(nn.Module):
 def warp(frames: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Backward warp: output pixel (y, x) reads `frames` (B, C, H, W) at (y + flow_y, x + flow_x), bilinearly, with
     zeros outside the frame (kornia's `remap`). `flow` (B, 2, H, W) is in pixels, x first."""
-    grid = create_meshgrid(*frames.shape[-2:], normalized_coordinates=False, device=frames.device, dtype=frames.dtype)
+    h, w = frames.shape[-2:]
+    grid = create_meshgrid(h, w, normalized_coordinates=False, device=frames.device, dtype=frames.dtype)
     return remap(frames, grid[..., 0] + flow[:, 0], grid[..., 1] + flow[:, 1], align_corners=True)  # (1, H, W) + (B, H, W)
 
 

@@ -30,6 +30,8 @@ class JEPAPredictor(nn.Module):
         num_heads: attention heads.
     """
 
+    pos_embed: torch.Tensor  # buffer, registered in __init__
+
     def __init__(self, embed_dim: int, grid: tuple[int, int], predictor_dim: int = 96, depth: int = 4,
                  num_heads: int = 4) -> None:
         super().__init__()

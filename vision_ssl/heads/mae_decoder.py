@@ -33,6 +33,8 @@ class MAEDecoder(nn.Module):
         num_heads: attention heads.
     """
 
+    pos_embed: torch.Tensor  # buffer, registered in __init__
+
     def __init__(
         self, embed_dim: int, num_patches: int, patch_dim: int, decoder_dim: int = 128, depth: int = 2, num_heads: int = 4
     ) -> None:

@@ -83,6 +83,8 @@ class DINOLoss(nn.Module):
         center_momentum: m (paper: 0.9).
     """
 
+    center: torch.Tensor  # buffer, registered in __init__
+
     def __init__(self, out_dim: int, student_temp: float = 0.1, warmup_teacher_temp: float = 0.04,
                  teacher_temp: float = 0.04, warmup_teacher_temp_epochs: float = 30.0,
                  center_momentum: float = 0.9) -> None:

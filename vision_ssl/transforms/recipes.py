@@ -11,11 +11,13 @@ recipe written in a config follows `data.image_size` without repeating it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import kornia.augmentation as K
 import torch
 from torch import nn
 
-from vision_ssl.transforms.views import check_probability, check_scale, color_pipeline, to_float
+from vision_ssl.transforms.views import check_probability, check_scale, color_pipeline, pair, to_float
 
 
 def _rgb(x: torch.Tensor, recipe: str) -> torch.Tensor:
@@ -55,8 +57,9 @@ class SimCLRViews(nn.Module):
         if num_views < 1:
             raise ValueError(f"num_views must be >= 1, got {num_views}")
         self.num_views, self.size = num_views, size
-        self.options = dict(crop_scale=tuple(crop_scale), jitter_strength=jitter_strength, jitter_p=jitter_p,
-                            grayscale_p=grayscale_p, blur_p=blur_p, solarize_p=0.0, hflip_p=hflip_p)
+        self.options: dict[str, Any] = dict(
+            crop_scale=pair("crop_scale", crop_scale), jitter_strength=jitter_strength, jitter_p=jitter_p,
+            grayscale_p=grayscale_p, blur_p=blur_p, solarize_p=0.0, hflip_p=hflip_p)
         color_pipeline(8, **self.options)  # validate now, not at the first step
         self.pipeline: nn.Module | None = None
         if size is not None:
@@ -100,8 +103,8 @@ class BYOLViews(nn.Module):
         super().__init__()
         if len(blur_p) != 2 or len(solarize_p) != 2:
             raise ValueError(f"blur_p and solarize_p need one value per view (2), got {blur_p} and {solarize_p}")
-        self.size, self.crop_scale, self.jitter_strength = size, tuple(crop_scale), jitter_strength
-        self.blur_p, self.solarize_p = tuple(blur_p), tuple(solarize_p)
+        self.size, self.crop_scale, self.jitter_strength = size, pair("crop_scale", crop_scale), jitter_strength
+        self.blur_p, self.solarize_p = pair("blur_p", blur_p), pair("solarize_p", solarize_p)
         self.pipelines = nn.ModuleList()
         for blur, solar in zip(self.blur_p, self.solarize_p, strict=True):  # validate now, not at the first step
             color_pipeline(8, self.crop_scale, jitter_strength, 0.8, 0.2, blur, solar, 0.5)
@@ -140,7 +143,7 @@ class CropFlipViews(nn.Module):
             raise ValueError(f"num_views must be >= 1, got {num_views}")
         check_scale("crop_scale", crop_scale)
         check_probability(hflip_p=hflip_p)
-        self.num_views, self.size, self.crop_scale, self.hflip_p = num_views, size, tuple(crop_scale), hflip_p
+        self.num_views, self.size, self.crop_scale, self.hflip_p = num_views, size, pair("crop_scale", crop_scale), hflip_p
         self.pipeline: nn.Module | None = None
         if size is not None:
             self.set_size(size)
@@ -196,9 +199,9 @@ class MultiCropViews(nn.Module):
             raise ValueError(f"local_size must be >= 1, got {local_size}")
         self.num_global, self.num_local, self.num_views = num_global, num_local, num_global + num_local
         self.size, self.local_size = size, local_size
-        self.global_scale, self.local_scale = tuple(global_scale), tuple(local_scale)
+        self.global_scale, self.local_scale = pair("global_scale", global_scale), pair("local_scale", local_scale)
         self.jitter_strength, self.grayscale_p = jitter_strength, grayscale_p
-        self.blur_p, self.solarize_p = tuple(blur_p), solarize_p
+        self.blur_p, self.solarize_p = pair("blur_p", blur_p), solarize_p
         self.globals = nn.ModuleList()
         self.local: nn.Module | None = None
         color_pipeline(8, self.global_scale, jitter_strength, 0.8, grayscale_p, self.blur_p[0], solarize_p, 0.5)

@@ -29,6 +29,13 @@ def check_probability(**probabilities: float) -> None:
             raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
 
 
+def pair(name: str, values: Sequence[float]) -> tuple[float, float]:
+    """Two values (a tuple, or a list from YAML) as a 2-tuple."""
+    if len(values) != 2:
+        raise ValueError(f"{name} needs 2 values, got {tuple(values)}")
+    return values[0], values[1]
+
+
 def check_scale(name: str, scale: tuple[float, float]) -> None:
     if not 0 < scale[0] <= scale[1] <= 1:
         raise ValueError(f"{name} must satisfy 0 < min <= max <= 1, got {tuple(scale)}")
@@ -48,7 +55,8 @@ def color_pipeline(
     check_scale("crop_scale", crop_scale)
     check_probability(jitter_p=jitter_p, grayscale_p=grayscale_p, blur_p=blur_p, solarize_p=solarize_p, hflip_p=hflip_p)
     s = jitter_strength
-    ops: list[nn.Module] = [K.RandomResizedCrop((size, size), scale=tuple(crop_scale)), K.RandomHorizontalFlip(p=hflip_p)]
+    ops: list[K.AugmentationBase2D] = [K.RandomResizedCrop((size, size), scale=pair("crop_scale", crop_scale)),
+                                       K.RandomHorizontalFlip(p=hflip_p)]
     if jitter_p > 0:
         ops.append(K.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s, p=jitter_p))
     if grayscale_p > 0:
@@ -63,6 +71,9 @@ def color_pipeline(
 
 class Normalize(nn.Module):
     """Deterministic evaluation transform: to float, optional resize to `size`, channel normalisation."""
+
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
 
     def __init__(
         self,

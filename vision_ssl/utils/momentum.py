@@ -45,7 +45,8 @@ def update_ema(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
     """
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"momentum must be in [0, 1], got {momentum}")
-    t_params, s_params = list(teacher.parameters()), list(student.parameters())
+    t_params: list[torch.Tensor] = list(teacher.parameters())
+    s_params = list(student.parameters())
     if len(t_params) != len(s_params):
         raise ValueError(f"teacher has {len(t_params)} parameters, student {len(s_params)}: not a copy")
     torch._foreach_lerp_(t_params, [s.detach() for s in s_params], 1.0 - momentum)

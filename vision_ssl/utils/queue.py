@@ -21,6 +21,11 @@ class FeatureQueue(nn.Module):
         with_labels: also keep a label per vector (-1 until written).
     """
 
+    features: torch.Tensor  # buffers, registered in __init__
+    labels: torch.Tensor
+    ptr: torch.Tensor
+    count: torch.Tensor
+
     def __init__(self, size: int, dim: int, init: str = "randn", with_labels: bool = False) -> None:
         super().__init__()
         if size < 1 or dim < 1:
