@@ -74,4 +74,12 @@ def create_backbone(
     return model
 
 
-__all__ = ["BACKBONES", "TinyConvNet", "backbone_names", "create_backbone"]
+def num_features_of(backbone: nn.Module) -> int:
+    """The feature width of a backbone: its integer `num_features` (the contract of `create_backbone`)."""
+    n = getattr(backbone, "num_features", None)
+    if not isinstance(n, int):
+        raise TypeError(f"{type(backbone).__name__} does not expose an integer `num_features`")
+    return n
+
+
+__all__ = ["BACKBONES", "TinyConvNet", "backbone_names", "create_backbone", "num_features_of"]

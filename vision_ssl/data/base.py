@@ -6,6 +6,8 @@ channel count; all augmentation happens on the device. Labels of unlabelled imag
 
 from __future__ import annotations
 
+from collections.abc import Sized
+
 import lightning as L
 import torch
 import torch.nn.functional as F
@@ -44,6 +46,13 @@ def resize_uint8(x: torch.Tensor, size: int, chunk: int = 4096) -> torch.Tensor:
         y = F.interpolate(x[i : i + chunk].float(), size=(size, size), mode="bilinear", antialias=True)
         out[i : i + chunk] = y.round().clamp_(0, 255).to(torch.uint8)
     return out
+
+
+def num_items(dataset: Dataset) -> int:
+    """`len(dataset)` of a map-style dataset (torch's `Dataset` declares no `__len__`; ours all define one)."""
+    if not isinstance(dataset, Sized):
+        raise TypeError(f"{type(dataset).__name__} has no len()")
+    return len(dataset)
 
 
 class TensorImageDataset(Dataset):
@@ -133,8 +142,8 @@ class ImageDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
             full = self.load_split("train")
-            order = torch.randperm(len(full), generator=torch.Generator().manual_seed(self.seed)).tolist()
-            n_val = max(1, round(self.val_fraction * len(full)))
+            order = torch.randperm(num_items(full), generator=torch.Generator().manual_seed(self.seed)).tolist()
+            n_val = max(1, round(self.val_fraction * num_items(full)))
             train_idx = order[n_val:]
             if self.max_train_samples is not None:
                 train_idx = train_idx[: self.max_train_samples]
@@ -147,16 +156,16 @@ class ImageDataModule(L.LightningDataModule):
     def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before asking for data loaders")
-        if train and len(dataset) < self.batch_size:
+        if train and num_items(dataset) < self.batch_size:
             raise ValueError(
-                f"the training split has {len(dataset)} images, fewer than batch_size={self.batch_size}; "
+                f"the training split has {num_items(dataset)} images, fewer than batch_size={self.batch_size}; "
                 "lower data.batch_size or raise data.max_train_samples"
             )
         common = dict(num_workers=self.num_workers, pin_memory=torch.cuda.is_available(),
                       persistent_workers=self.num_workers > 0)
         batched = in_memory(dataset)  # one slice per batch: the sampler yields index lists, nothing is collated
         if train:
-            sampler: Sampler = train_sampler(self, len(dataset), self.batch_size, self.seed, batched)
+            sampler: Sampler = train_sampler(self, num_items(dataset), self.batch_size, self.seed, batched)
             if batched:
                 return DataLoader(dataset, sampler=sampler, batch_size=None, **common)  # type: ignore[arg-type]
             # full batches only (drop_last): contrastive losses and BatchNorm want them

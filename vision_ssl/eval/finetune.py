@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from vision_ssl.backbones import num_features_of
+from vision_ssl.data.base import num_items
 from vision_ssl.eval.features import extract_features
 from vision_ssl.transforms.views import to_float
 
@@ -32,7 +34,7 @@ def dataset_labels(ds: Dataset) -> torch.Tensor:
         return ds.dataset.labels[torch.as_tensor(ds.indices)]
     if hasattr(ds, "labels"):
         return torch.as_tensor(ds.labels)
-    return torch.tensor([int(ds[i][1]) for i in range(len(ds))])
+    return torch.tensor([int(ds[i][1]) for i in range(num_items(ds))])
 
 
 def label_fraction_indices(labels: torch.Tensor, fraction: float, seed: int = 0) -> torch.Tensor:
@@ -78,7 +80,7 @@ def finetune(
     torch.manual_seed(seed)
     net = copy.deepcopy(backbone).to(device).train()
     normalize = normalize.to(device)
-    head = nn.Linear(net.num_features, dm.num_classes).to(device)
+    head = nn.Linear(num_features_of(net), dm.num_classes).to(device)
     labels = dataset_labels(dm.train_set)
     idx = label_fraction_indices(labels, label_fraction, seed)
     train = Subset(dm.train_set, idx.tolist())

@@ -17,11 +17,14 @@ TF-Lite models expect inputs normalised with mean 127 and std 128 on [0, 255], i
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import timm
 import torch
+from timm.models.efficientnet import EfficientNet
 from torch import nn
 
+from vision_ssl.backbones import num_features_of
 from vision_ssl.transforms import Normalize
 from vision_ssl.utils.checkpoint import load_torch_file
 
@@ -52,7 +55,9 @@ def map_efficientnet_pytorch_keys(state_dict: dict[str, torch.Tensor], model: nn
     Raises:
         KeyError: a key has no counterpart in `model`; ValueError: a shape differs.
     """
-    blocks = [(s, b, hasattr(block, "conv_pwl")) for s, stage in enumerate(model.blocks) for b, block in enumerate(stage)]
+    stages = model.get_submodule("blocks").children()  # (the Sequential of stages, each a Sequential of blocks)
+    blocks = [(s, b, hasattr(block, "conv_pwl"))
+              for s, stage in enumerate(stages) for b, block in enumerate(stage.children())]
     target = model.state_dict()
     out = {}
     for key, value in state_dict.items():
@@ -74,11 +79,22 @@ def map_efficientnet_pytorch_keys(state_dict: dict[str, torch.Tensor], model: nn
 def efficientnet_lite0_from_package(model_name: str = "tf_efficientnet_lite0", num_classes: int = 1000) -> nn.Module:
     """A timm EfficientNet-Lite0 carrying the package's ImageNet-1k weights (`num_classes=0`: features only)."""
     model = timm.create_model(model_name, pretrained=False, num_classes=1000)
+    if not isinstance(model, EfficientNet):
+        raise ValueError(f"'{model_name}' is not a timm EfficientNet")
     sd = torch.load(package_weights_path(), map_location="cpu", weights_only=True)
     model.load_state_dict(map_efficientnet_pytorch_keys(sd, model), strict=True)  # all 296 tensors, nothing left
     if num_classes != 1000:
         model.reset_classifier(num_classes)
     return model.eval()
+
+
+def pretrained_cfg(model: nn.Module) -> dict[str, Any]:
+    """timm's pretrained config of a model from `timm.create_model` (set on the instance, so undeclared on the class;
+    `default_cfg` is its alias)."""
+    cfg = getattr(model, "pretrained_cfg", None)
+    if not isinstance(cfg, dict):
+        raise TypeError(f"{type(model).__name__} carries no timm pretrained_cfg")
+    return cfg
 
 
 def _load_local(model: nn.Module, path: str) -> None:
@@ -87,8 +103,8 @@ def _load_local(model: nn.Module, path: str) -> None:
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]
     if any(k.startswith("_blocks.") for k in sd):
-        sd = map_efficientnet_pytorch_keys(sd, timm.create_model(model.default_cfg["architecture"], num_classes=1000))
-    head = model.default_cfg.get("classifier", "fc")
+        sd = map_efficientnet_pytorch_keys(sd, timm.create_model(pretrained_cfg(model)["architecture"], num_classes=1000))
+    head = pretrained_cfg(model).get("classifier", "fc")
     sd = {k: v for k, v in sd.items() if not k.startswith(head + ".")}
     missing, unexpected = model.load_state_dict(sd, strict=False)
     if missing or unexpected:
@@ -126,12 +142,12 @@ class ImageNetEncoder(nn.Module):
             self.backbone = timm.create_model(name, pretrained=not path, num_classes=0)
             if path:
                 _load_local(self.backbone, path)
-            cfg = self.backbone.pretrained_cfg
+            cfg = pretrained_cfg(self.backbone)
             mean, std, self.arch = tuple(cfg["mean"]), tuple(cfg["std"]), name
         else:
             raise ValueError(f"unknown ImageNet encoder '{spec}': use {PACKAGE_SPEC}, timm:NAME or timm:NAME=PATH")
         self.normalize = ImageNetInput(image_size, mean, std)
-        self.num_features: int = self.backbone.num_features
+        self.num_features = num_features_of(self.backbone)
         self.spec = spec
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

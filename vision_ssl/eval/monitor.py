@@ -151,8 +151,8 @@ class ValidationMonitor(L.Callback):
             return {}
         z = torch.cat([f for f, _, _ in self.val])[: self.max_val]
         y = torch.cat([y for _, y, _ in self.val])[: self.max_val]
-        pairs = [p for _, _, p in self.val]
-        pair = torch.cat(pairs)[: self.max_val] if all(p is not None for p in pairs) else None  # type: ignore[misc]
+        pairs = [p for _, _, p in self.val if p is not None]
+        pair = torch.cat(pairs)[: self.max_val] if len(pairs) == len(self.val) else None
         self.val = []
         if not torch.isfinite(z).all():
             raise nonfinite_error(f"non-finite validation features {where}".strip())

@@ -20,7 +20,7 @@ from lightning.fabric.utilities.data import AttributeDict
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
-from vision_ssl.backbones import create_backbone
+from vision_ssl.backbones import create_backbone, num_features_of
 from vision_ssl.methods.checks import (
     NonFiniteWatch,
     check_batch_size,
@@ -97,7 +97,7 @@ class SSLMethod(L.LightningModule):
             raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
         self.backbone = create_backbone(backbone, cifar_stem=cifar_stem, in_chans=in_chans, **(backbone_kwargs or {}))
         check_image_size(self.backbone, backbone, image_size)
-        self.num_features: int = self.backbone.num_features
+        self.num_features = num_features_of(self.backbone)
         self.probe = nn.Linear(self.num_features, num_classes) if num_classes else None
         self.normalize = Normalize(None, mean, std)
         self.augment = check_recipe(self.default_augment() if augment is None else augment, image_size,
@@ -137,8 +137,9 @@ class SSLMethod(L.LightningModule):
     # ----------------------------------------------------------------- data on the device
     def on_fit_start(self) -> None:
         dm = getattr(self.trainer, "datamodule", None)
-        if getattr(dm, "batch_size", None) is not None:
-            check_batch_size(dm.batch_size, self.min_batch_size, type(self).__name__)
+        batch_size = getattr(dm, "batch_size", None)
+        if batch_size is not None:
+            check_batch_size(batch_size, self.min_batch_size, type(self).__name__)
         check_data_labels(self.hparams.num_classes, getattr(dm, "num_classes", None), type(dm).__name__)
         if self.aug_seed < 0:  # fresh run: derive from the seed Lightning set (seed_everything)
             self.aug_seed = torch.initial_seed() % (2**31)

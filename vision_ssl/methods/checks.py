@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
@@ -29,13 +29,17 @@ def check_image_size(backbone: nn.Module, name: str, image_size: int) -> None:
         )
 
 
+class _Resizable(Protocol):
+    def set_size(self, size: int) -> None: ...
+
+
 def check_recipe(recipe: Any, image_size: int, num_views: int | None, method: str) -> nn.Module:
     """A view recipe module that makes `num_views` views (None: any); one without a size gets `image_size`."""
     if not isinstance(recipe, nn.Module):
         raise ValueError(f"model.augment must be a view recipe module, got {recipe!r}; write e.g. "
                          "{class_path: vision_ssl.transforms.SimCLRViews, init_args: {crop_scale: [0.2, 1.0]}}")
     if getattr(recipe, "size", 0) is None:
-        recipe.set_size(image_size)  # a recipe without a size follows the data's image_size
+        cast(_Resizable, recipe).set_size(image_size)  # a recipe without a size follows the data's image_size
     made = getattr(recipe, "num_views", None)
     if num_views is not None and made is not None and made != num_views:
         raise ValueError(f"{method} trains on {num_views} views but the augment recipe {type(recipe).__name__} "

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from vision_ssl.backbones.vit_tokens import check_vit, encode_patches, gather_tokens, vit_backbone_kwargs
@@ -60,6 +61,8 @@ class IJEPA(SSLMethod):
     decay_norm_and_bias = False  # AdamW, weight decay on weights only, as the reference
     # `SpeedOptions(compile=True)`: the encoders' blocks, which `targets` and `predict` call directly.
     compile_modules = ("backbone.blocks", "context_encoder.blocks")
+
+    backbone: VisionTransformer  # check_vit in __init__
 
     def __init__(
         self,

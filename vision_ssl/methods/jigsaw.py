@@ -61,6 +61,7 @@ class Jigsaw(SSLMethod):
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
         if probe_every < 1:
             raise ValueError(f"probe_every must be >= 1, got {probe_every}")
+        self.perms: torch.Tensor  # (num_perms, grid grid), a buffer
         self.register_buffer("perms", hamming_permutations(num_perms, grid * grid, perm_seed), persistent=False)
         self.head = JigsawHead(self.num_features, grid * grid, num_perms, tile_dim, hidden_dim)
 

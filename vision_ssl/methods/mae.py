@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from vision_ssl.backbones.vit_tokens import check_vit, encode_patches, vit_backbone_kwargs
@@ -51,6 +52,8 @@ class MAE(SSLMethod):
 
     num_views = 1
     decay_norm_and_bias = False  # AdamW with weight decay 0.05 on weights only, as the MAE reference code
+
+    backbone: VisionTransformer  # check_vit in __init__
 
     def __init__(
         self,

@@ -142,7 +142,9 @@ class NextFramePredictor(VideoMethod):
         skips_true = [s.view(b, observed, *s.shape[1:]) for s in skips_true]
         last_skip = min(self.hparams.context_frames, observed) - 1  # skips come from the last observed context frame
         state, q_state, p_state = None, None, None
-        kl, gs, preds = frames.new_zeros(b), [], []
+        kl = frames.new_zeros(b)
+        gs: list[torch.Tensor] = []  # embeddings of the predicted frames
+        preds: list[torch.Tensor] = []  # their decoded frames
 
         def decode_pending() -> None:  # decode the embeddings not decoded yet in one batch: (B n, g) -> (B, n, C, H, W)
             n = len(gs) - len(preds)

@@ -142,12 +142,13 @@ def video_probe(dim: int, num_classes: int) -> nn.Linear | None:
     return nn.Linear(dim, num_classes) if num_classes >= 2 else None
 
 
-def multi_label_probe(module: L.LightningModule, probe: nn.Module | None, h: torch.Tensor, labels: torch.Tensor,
+def multi_label_probe(module: L.LightningModule, probe: nn.Module | None, h: torch.Tensor | None, labels: torch.Tensor,
                       stage: str) -> torch.Tensor | float:  # fmt: skip
     """Multi-label linear probe on detached embeddings (B, D) of one frame and the digits (B, K) of its clip (-1:
-    none); logs `{stage}/probe_top1`, a hit being an argmax that is a digit present, and returns the BCE loss.
+    none); logs `{stage}/probe_top1`, a hit being an argmax that is a digit present, and returns the BCE loss (0
+    without a probe, or without features this step, as `StepOutput.features` allows).
     Branch-free, without host syncs: clips with no known label weigh nothing (and the epoch mean is over clips)."""
-    if probe is None:
+    if probe is None or h is None:
         return 0.0
     labels = labels.view(labels.shape[0], -1)
     known = labels >= 0

@@ -6,6 +6,8 @@ Shapes: a prediction or truth is (B, T, C, H, W); N samples of a stochastic pred
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
@@ -22,9 +24,9 @@ def psnr_per_frame(pred: torch.Tensor, target: torch.Tensor, data_range: float =
 def ssim_per_frame(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """SSIM (Wang et al. 2004; Gaussian window 11, sigma 1.5) of every frame, (B, T)."""
     b, t = pred.shape[:2]
-    value = structural_similarity_index_measure(
+    value = cast(torch.Tensor, structural_similarity_index_measure(  # a tuple only with return_full_image
         pred.flatten(0, 1).float(), target.flatten(0, 1).float(), data_range=data_range, reduction="none"
-    )
+    ))
     return value.view(b, t)
 
 

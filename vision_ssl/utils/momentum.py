@@ -15,15 +15,17 @@ is written (a resume from it would miss the step's EMA move). The schedule is in
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from vision_ssl.utils.schedules import cosine_momentum
 
+M = TypeVar("M", bound=nn.Module)
 
-def frozen_copy(module: nn.Module) -> nn.Module:
+
+def frozen_copy(module: M) -> M:
     """A deep copy of `module` whose parameters never receive gradients (the optimizer skips them)."""
     teacher = copy.deepcopy(module)
     for p in teacher.parameters():
