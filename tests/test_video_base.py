@@ -14,8 +14,8 @@ from test_host_sync import sync_counter  # noqa: F401  (the fixture)
 import vision_ssl
 from vision_ssl.cli import main
 from vision_ssl.methods.next_frame import NextFramePredictor
-from vision_ssl.methods.video_jepa import VideoJEPA
 from vision_ssl.methods.video_base import VideoMethod
+from vision_ssl.methods.video_jepa import VideoJEPA
 
 SMALL = {
     "next_frame": (NextFramePredictor, dict(image_size=16, in_chans=1, g_dim=16, z_dim=4, rnn_size=32, width=8,

@@ -201,8 +201,9 @@ class VisionSSLCLI(LightningCLI):
         """`--ckpt_path last`: name a corrupt last.ckpt before Lightning's torch.load traceback would."""
         if self.config_init[self.subcommand].get("ckpt_path") != "last":
             return
-        found = [p for cb in self.trainer.checkpoint_callbacks if getattr(cb, "dirpath", None)
-                 for p in glob.glob(os.path.join(str(cb.dirpath), f"{ModelCheckpoint.CHECKPOINT_NAME_LAST}*.ckpt"))]
+        dirs = [d for d in (getattr(cb, "dirpath", None) for cb in self.trainer.checkpoint_callbacks) if d]
+        last = f"{ModelCheckpoint.CHECKPOINT_NAME_LAST}*.ckpt"
+        found = [p for d in dirs for p in glob.glob(os.path.join(str(d), last))]
         if found:
             load_checkpoint(max(found, key=os.path.getmtime), weights_only=True)
 
@@ -215,7 +216,9 @@ class VisionSSLCLI(LightningCLI):
         callback left on that default is switched off and `last.ckpt` is the run's checkpoint."""
         if getattr(self.model, "probe", True) is not None:
             return
-        if any(isinstance(cb, ValidationMonitor) and cb.eval_data is not None for cb in self.trainer.callbacks):
+        # Lightning sets `Trainer.callbacks` in its CallbackConnector without declaring it on `Trainer`.
+        callbacks = self.trainer.callbacks  # type: ignore[attr-defined]
+        if any(isinstance(cb, ValidationMonitor) and cb.eval_data is not None for cb in callbacks):
             return  # the monitor logs val/probe_top1 and val/knn_top1 from the evaluation set
         for cb in self.trainer.checkpoint_callbacks:
             if type(cb) is ModelCheckpoint and cb.monitor == "val/probe_top1" and cb.save_top_k:

@@ -44,7 +44,7 @@ def vit_backbone_kwargs(kwargs: dict, method: str, **defaults: object) -> dict:
 
 
 def abs_pos_embed(vit: VisionTransformer) -> torch.Tensor:
-    """The absolute position embeddings of `vit` (`check_vit` guarantees them; timm has none with `pos_embed='none'`)."""
+    """The absolute position embeddings of `vit` (`check_vit` guarantees them; none with `pos_embed='none'`)."""
     if vit.pos_embed is None:
         raise ValueError("the ViT has no absolute position embeddings (built with pos_embed='none')")
     return vit.pos_embed

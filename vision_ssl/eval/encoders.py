@@ -16,6 +16,8 @@ from torch import nn
 
 from vision_ssl.data.base import ImageDataModule
 from vision_ssl.eval.features import load_run, load_run_and_checkpoint, random_twin
+from vision_ssl.methods.base import SSLMethod
+from vision_ssl.methods.video_base import VideoMethod
 
 
 @dataclass
@@ -44,7 +46,7 @@ def _checkpoint_facts(ckpt: dict[str, Any]) -> dict[str, Any]:
     return {"epochs": epochs, "seed": int(ckpt.get("vision_ssl", {}).get("aug_seed", ckpt["state_dict"].get("aug_seed", -1)))}
 
 
-def _arch(model: nn.Module) -> str:
+def _arch(model: SSLMethod | VideoMethod) -> str:
     hp = model.hparams
     extra = ",".join(f"{k}={v}" for k, v in (hp.get("backbone_kwargs") or {}).items())
     return hp.get("backbone", f"{type(model).__name__}.encoder") + (f"({extra})" if extra else "") + ("+cifar_stem" if hp.get("cifar_stem") else "")
@@ -104,5 +106,6 @@ def load_encoder(
 
         dm = data_module(data, **data_overrides)
     else:
-        dm = load_run(data_from, **data_overrides)[1]  # type: ignore[arg-type]
+        assert data_from is not None  # one of data and data_from is given (checked above)
+        dm = load_run(data_from, **data_overrides)[1]
     return Encoder(enc.backbone, enc.normalize, "ImageNet supervised", enc.arch, "-", "-", spec), dm

@@ -11,11 +11,14 @@ from torch.utils.data import DataLoader, Dataset
 from vision_ssl.data.base import ImageDataModule
 from vision_ssl.methods.base import SSLMethod
 from vision_ssl.methods.restore import import_path, init_kwargs, method_from_checkpoint, random_twin
+from vision_ssl.methods.video_base import VideoMethod
 
 __all__ = ["extract_features", "extract_splits", "init_kwargs", "load_run", "random_twin"]
 
 
-def load_run(ckpt_path: str, data: str | None = None, **data_overrides: Any) -> tuple[SSLMethod, ImageDataModule]:
+def load_run(
+    ckpt_path: str, data: str | None = None, **data_overrides: Any
+) -> tuple[SSLMethod | VideoMethod, ImageDataModule]:
     """The method a `vision-ssl fit` checkpoint was trained with, and the labelled data to evaluate it on (see
     `load_run_and_checkpoint`)."""
     model, dm, _ = load_run_and_checkpoint(ckpt_path, data, **data_overrides)
@@ -24,7 +27,7 @@ def load_run(ckpt_path: str, data: str | None = None, **data_overrides: Any) -> 
 
 def load_run_and_checkpoint(
     ckpt_path: str, data: str | None = None, **data_overrides: Any
-) -> tuple[SSLMethod, ImageDataModule, dict[str, Any]]:
+) -> tuple[SSLMethod | VideoMethod, ImageDataModule, dict[str, Any]]:
     """The method a `vision-ssl fit` checkpoint was trained with, and the labelled data to evaluate it on.
 
     Args:
@@ -41,6 +44,8 @@ def load_run_and_checkpoint(
         ValueError: the file is empty, truncated, corrupt or not a vision_ssl checkpoint, or the data has no labels.
     """
     model, ckpt = method_from_checkpoint(ckpt_path)
+    if not isinstance(model, (SSLMethod, VideoMethod)):  # method_from_checkpoint (image_only) refuses others
+        raise ValueError(f"'{ckpt_path}' holds a {type(model).__name__}, which has no image backbone")
     info = ckpt["vision_ssl"]
     if data is None and not isinstance(model, SSLMethod):
         raise ValueError(f"'{ckpt_path}' is a clip method's checkpoint: its frame encoder is evaluated on labelled "
@@ -60,7 +65,7 @@ def load_run_and_checkpoint(
         raise ValueError(f"{where} has no labels ({type(dm).__name__}); name a labelled dataset to evaluate on with "
                          "--data (a dataset name such as fashion_mnist, a folder of train/<class>/ subfolders, or "
                          "labelled shards)")
-    return model, dm, ckpt  # type: ignore[return-value]
+    return model, dm, ckpt
 
 
 @torch.no_grad()
@@ -85,4 +90,9 @@ def extract_splits(
     """Features and labels of the train and val splits of `dm` (and test with `test`), extracted once."""
     dm.setup("fit" if not test else None)
     splits = {"train": dm.train_set, "val": dm.val_set} | ({"test": dm.test_set} if test else {})
-    return {name: extract_features(backbone, normalize, ds, device=device) for name, ds in splits.items()}
+    out = {}
+    for name, ds in splits.items():
+        if ds is None:
+            raise RuntimeError(f"{type(dm).__name__}.setup() left no {name} split")
+        out[name] = extract_features(backbone, normalize, ds, device=device)
+    return out

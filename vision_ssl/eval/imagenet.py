@@ -103,7 +103,8 @@ def _load_local(model: nn.Module, path: str) -> None:
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]
     if any(k.startswith("_blocks.") for k in sd):
-        sd = map_efficientnet_pytorch_keys(sd, timm.create_model(pretrained_cfg(model)["architecture"], num_classes=1000))
+        reference = timm.create_model(pretrained_cfg(model)["architecture"], num_classes=1000)
+        sd = map_efficientnet_pytorch_keys(sd, reference)
     head = pretrained_cfg(model).get("classifier", "fc")
     sd = {k: v for k, v in sd.items() if not k.startswith(head + ".")}
     missing, unexpected = model.load_state_dict(sd, strict=False)

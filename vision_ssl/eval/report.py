@@ -165,7 +165,9 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {k: v for k, v in {"root": args.root, "max_train_samples": args.max_train_samples}.items() if v is not None}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows, encoders, dm = [], [], None
+    rows: list[dict[str, Any]] = []
+    encoders: list[tuple[str, Encoder]] = []
+    dm = None
     for spec in args.encoders:
         enc, dm = load_encoder(spec, data_from, args.image_size, args.seed, data=args.data, **overrides)
         if args.max_test_samples is not None:
@@ -177,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
               f"({row['seconds']:.0f}s)", flush=True)
         rows.append(row)
         encoders.append((f"{len(encoders)}_{enc.method}_{enc.arch}_seed{enc.seed}", enc))
+    assert dm is not None  # argparse gives at least one encoder (nargs='+')
     data = f"{type(dm).__name__}({', '.join(f'{k}={v}' for k, v in dict(dm.hparams).items() if not k.startswith('_'))})"
     write_csv(rows, out / "report.csv")
     write_markdown(rows, out / "report.md", args, data)

@@ -26,7 +26,6 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from torch import nn
 from torchvision.utils import make_grid
 
 from vision_ssl.heads.frame_predictor import (

@@ -39,7 +39,6 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from torch import nn
 
 from vision_ssl.heads.frame_predictor import FrameEncoder, sample_gaussian
 from vision_ssl.heads.latent_predictor import WindowPredictor

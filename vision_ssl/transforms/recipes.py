@@ -143,7 +143,8 @@ class CropFlipViews(nn.Module):
             raise ValueError(f"num_views must be >= 1, got {num_views}")
         check_scale("crop_scale", crop_scale)
         check_probability(hflip_p=hflip_p)
-        self.num_views, self.size, self.crop_scale, self.hflip_p = num_views, size, pair("crop_scale", crop_scale), hflip_p
+        self.num_views, self.size, self.hflip_p = num_views, size, hflip_p
+        self.crop_scale = pair("crop_scale", crop_scale)
         self.pipeline: nn.Module | None = None
         if size is not None:
             self.set_size(size)
