@@ -7,6 +7,7 @@ channel count; all augmentation happens on the device. Labels of unlabelled imag
 from __future__ import annotations
 
 from collections.abc import Sized
+from typing import Any
 
 import lightning as L
 import torch
@@ -161,19 +162,19 @@ class ImageDataModule(L.LightningDataModule):
                 f"the training split has {num_items(dataset)} images, fewer than batch_size={self.batch_size}; "
                 "lower data.batch_size or raise data.max_train_samples"
             )
-        common = dict(num_workers=self.num_workers, pin_memory=torch.cuda.is_available(),
-                      persistent_workers=self.num_workers > 0)
+        common: dict[str, Any] = dict(num_workers=self.num_workers, pin_memory=torch.cuda.is_available(),
+                                      persistent_workers=self.num_workers > 0)
         batched = in_memory(dataset)  # one slice per batch: the sampler yields index lists, nothing is collated
         if train:
             sampler: Sampler = train_sampler(self, num_items(dataset), self.batch_size, self.seed, batched)
             if batched:
-                return DataLoader(dataset, sampler=sampler, batch_size=None, **common)  # type: ignore[arg-type]
+                return DataLoader(dataset, sampler=sampler, batch_size=None, **common)
             # full batches only (drop_last): contrastive losses and BatchNorm want them
-            return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=True, **common)  # type: ignore[arg-type]
+            return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=True, **common)
         if batched:
-            batches = BatchSampler(SequentialSampler(dataset), self.batch_size, drop_last=False)  # type: ignore[arg-type]
-            return DataLoader(dataset, sampler=batches, batch_size=None, **common)  # type: ignore[arg-type]
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=False, **common)  # type: ignore[arg-type]
+            batches = BatchSampler(SequentialSampler(range(num_items(dataset))), self.batch_size, drop_last=False)
+            return DataLoader(dataset, sampler=batches, batch_size=None, **common)
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=False, **common)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, train=True)

@@ -123,7 +123,10 @@ def fetch_vtest(root: str, try_download: bool = True) -> str:
                 with tarfile.open(fileobj=proc.stdout, mode="r|*") as tar:
                     for member in tar:
                         if member.name.lstrip("./") == VTEST_MEMBER:
-                            with tar.extractfile(member) as fin, open(dest + ".part", "wb") as fout:  # type: ignore[union-attr]
+                            fin = tar.extractfile(member)  # None only for a member that is not a file
+                            if fin is None:
+                                raise RuntimeError(f"{VTEST_MEMBER} in opencv-doc is not a regular file")
+                            with fin, open(dest + ".part", "wb") as fout:
                                 shutil.copyfileobj(fin, fout)
                             break
                 proc.kill()  # the rest of the archive is not needed

@@ -19,6 +19,7 @@ negatives, and which are all computed by the key encoder before its EMA move).
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from typing import Any
 
 import torch
@@ -75,10 +76,10 @@ class MoCoV2(SSLMethod):
         self.pending_keys: list[torch.Tensor] = []  # keys of this optimizer step's micro-batches, not yet queued
 
     def on_train_start(self) -> None:
-        try:
-            num_images = len(self.trainer.train_dataloader.dataset)  # type: ignore[union-attr]
-        except (AttributeError, TypeError):
+        dataset = getattr(self.trainer.train_dataloader, "dataset", None)
+        if not isinstance(dataset, Sized):  # no loader, or a dataset without a length
             return
+        num_images = len(dataset)
         if self.hparams.queue_size > num_images:
             rank_zero_warn(
                 f"MoCo queue_size={self.hparams.queue_size} exceeds the {num_images} training images: the queue "
