@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import torch
 
@@ -43,8 +44,16 @@ def add_encoder_args(
     parser.add_argument("--data-from", default=None,
                         help="checkpoint whose data module to use (default: the (first) checkpoint's own; needed for ImageNet encoders)")
     parser.add_argument("--root", default=None, help="override the data root stored in the checkpoint")
+    parser.add_argument("--max-train-samples", type=int, default=None,
+                        help="use only this many (seeded) training images: the kNN bank and the probe's training set")
     if test:
         parser.add_argument("--test", action="store_true", help="also report test top-1 (final reports only)")
     if random_baseline:
         parser.add_argument("--random-baseline", action="store_true",
                             help="also evaluate the same backbone with random weights")
+
+
+def data_overrides(args: Any) -> dict[str, Any]:
+    """The data-module arguments the options above override (`--root`, `--max-train-samples`), where given."""
+    given = {"root": args.root, "max_train_samples": args.max_train_samples}
+    return {k: v for k, v in given.items() if v is not None}

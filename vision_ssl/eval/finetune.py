@@ -110,7 +110,7 @@ def finetune(
 
 
 def main(argv: list[str] | None = None) -> None:
-    from vision_ssl.encoder_options import add_encoder_args
+    from vision_ssl.encoder_options import add_encoder_args, data_overrides
     from vision_ssl.eval.encoders import load_encoder
 
     parser = argparse.ArgumentParser(prog="vision-ssl finetune", description=__doc__.splitlines()[0])
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the labelled subset and the head")
     args = parser.parse_args(argv)
     enc, dm = load_encoder(args.encoder, args.data_from, args.image_size, data=args.data,
-                           **({"root": args.root} if args.root else {}))
+                           **data_overrides(args))
     for fraction in args.label_fractions:
         start = time.perf_counter()
         r = finetune(enc.backbone, enc.normalize, dm, args.epochs, args.lr, args.backbone_lr_scale,

@@ -30,7 +30,7 @@ def knn_eval(model, dm, k: int = 200, temperature: float = 0.07, test: bool = Fa
 
 
 def main(argv: list[str] | None = None) -> None:
-    from vision_ssl.encoder_options import add_encoder_args
+    from vision_ssl.encoder_options import add_encoder_args, data_overrides
     from vision_ssl.eval.encoders import cli_encoders
 
     parser = argparse.ArgumentParser(prog="vision-ssl knn", description=__doc__.splitlines()[0])
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=200, help="neighbours voting (default 200, as in Wu et al.)")
     parser.add_argument("--temperature", type=float, default=0.07, help="vote weights exp(sim / T)")
     args = parser.parse_args(argv)
-    overrides = {"root": args.root} if args.root else {}
+    overrides = data_overrides(args)
     rows, dm = cli_encoders(args.encoder, args.data_from, args.image_size, args.random_baseline, args.data, **overrides)
     for name, m in rows:
         start = time.perf_counter()

@@ -99,7 +99,7 @@ def linear_probe(
 
 
 def main(argv: list[str] | None = None) -> None:
-    from vision_ssl.encoder_options import add_encoder_args
+    from vision_ssl.encoder_options import add_encoder_args, data_overrides
     from vision_ssl.eval.encoders import cli_encoders
 
     parser = argparse.ArgumentParser(prog="vision-ssl probe", description=__doc__.splitlines()[0])
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2], help="learning rates tried")
     parser.add_argument("--wds", type=float, nargs="+", default=[0.0, 1e-2], help="weight decays tried")
     args = parser.parse_args(argv)
-    overrides = {"root": args.root} if args.root else {}
+    overrides = data_overrides(args)
     rows, dm = cli_encoders(args.encoder, args.data_from, args.image_size, args.random_baseline, args.data, **overrides)
     for name, m in rows:
         start = time.perf_counter()

@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import Subset
 
 from vision_ssl import projector
-from vision_ssl.encoder_options import add_encoder_args
+from vision_ssl.encoder_options import add_encoder_args, data_overrides
 from vision_ssl.eval.encoders import Encoder, is_checkpoint_spec, load_encoder
 from vision_ssl.eval.features import extract_splits
 from vision_ssl.eval.finetune import finetune
@@ -143,7 +143,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="vision-ssl report", description=__doc__.splitlines()[0])
     add_encoder_args(parser, many=True, test=False)  # a report always gives test top-1
     parser.add_argument("--out", required=True, help="output folder (report.md, report.csv, projector/)")
-    parser.add_argument("--max-train-samples", type=int, default=None, help="override the train subset size")
     parser.add_argument("--max-test-samples", type=int, default=None, help="seeded test subset (slow CPU runs)")
     parser.add_argument("--probe-epochs", type=int, default=100)
     parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2])
@@ -162,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     data_from = args.data_from or next((s.removeprefix("random:") for s in args.encoders if is_checkpoint_spec(s)), None)
     if data_from is None and args.data is None:
         parser.error("give at least one checkpoint, --data-from CKPT or --data NAME_OR_FOLDER, to define the data")
-    overrides = {k: v for k, v in {"root": args.root, "max_train_samples": args.max_train_samples}.items() if v is not None}
+    overrides = data_overrides(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
