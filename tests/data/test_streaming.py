@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import lightning as L
@@ -67,26 +66,30 @@ def test_prepare_keeps_encoded_bytes_labels_and_class_index(folder, shards, caps
     assert "already complete" in capsys.readouterr().out and (shards / META_FILE).stat().st_mtime_ns == before
 
 
-SLOW_PREPARE = """
-import sys, time
+# The writer, killed from inside its LitData worker at a chosen point: the first image encoded after the
+# checkpoint records two written chunks (the checkpoint of the image before is on disk when the next is encoded).
+KILLED_PREPARE = """
+import json, os, signal, sys
 from vision_ssl.data import shards
-fast = shards.encode_file
-shards.encode_file = lambda path: (time.sleep(0.05), fast(path))[1]
+encode = shards.encode_file
+checkpoint = os.path.join(sys.argv[2], "train", ".checkpoints", "checkpoint-0.json")
+
+def encode_or_kill(path):
+    if os.path.isfile(checkpoint) and len(json.load(open(checkpoint))["chunks"]) >= 2:
+        os.killpg(os.getpgrp(), signal.SIGKILL)  # the writer and its worker, mid-split
+    return encode(path)
+
+shards.encode_file = encode_or_kill
 shards.main(sys.argv[1:])
 """
 
 
 def test_prepare_resumes_a_killed_run(folder, tmp_path, capsys):
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_PREPARE, str(folder), str(out), "--chunk-bytes", "4KB"],
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoint = out / "train" / ".checkpoints" / "checkpoint-0.json"
-    deadline = time.time() + 60
-    while time.time() < deadline and not (checkpoint.is_file() and len(json.loads(checkpoint.read_text() or "{}").get("chunks", [])) >= 2):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the writer and its worker, mid-split
-    proc.wait()
+    proc = subprocess.run([sys.executable, "-c", KILLED_PREPARE, str(folder), str(out), "--chunk-bytes", "4KB"],
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, f"the writer exited with {proc.returncode}, not killed"
     assert not (out / META_FILE).exists(), "the first run finished before it was killed"
     first = out / "train" / "chunk-0-0.bin"
     kept = first.stat().st_mtime_ns
