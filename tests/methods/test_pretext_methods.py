@@ -74,9 +74,13 @@ def test_inpainting_blanks_hidden_pixels_and_jigsaw_tiles_whole_view():
 def test_rotation_classes_follow_configured_subset():
     rot = Rotation(**TINY, rotations=[2, 0])
     assert rot.rotations == (0, 2) and rot.head[-1].out_features == 2
-    out = rot.ssl_step(Views([torch.randn(3, 3, 28, 28)]), torch.zeros(3, dtype=torch.long))
+    x = torch.randn(3, 3, 28, 28)
+    out = rot.ssl_step(Views([x]), torch.zeros(3, dtype=torch.long))
     feats, logs = out.features, out.logs
-    assert feats.shape == (3, rot.num_features) and 0 <= logs["pretext_top1"] <= 1
+    assert feats.shape == (3, rot.num_features)
+    # pretext_top1 is the accuracy over both rotations of every image: classes 0 (k=0) then 1 (k=2)
+    logits = rot.head(rot.backbone(torch.cat([x, torch.rot90(x, 2, dims=(-2, -1))])))
+    torch.testing.assert_close(logs["pretext_top1"], (logits.argmax(1) == torch.tensor([0] * 3 + [1] * 3)).float().mean())
     with pytest.raises(ValueError):
         Rotation(**TINY, rotations=[1, 2])
 
