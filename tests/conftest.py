@@ -5,6 +5,8 @@ over four threads."""
 from __future__ import annotations
 
 import os
+from collections import Counter
+from typing import Any
 
 import pytest
 import torch
@@ -31,3 +33,28 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def sync_counter(monkeypatch: pytest.MonkeyPatch) -> Counter:
+    """Counts the tensor calls that make the host wait for the device (`.item()`, `.tolist()`, `bool()`, `int()`,
+    `float()`) and boolean-mask indexing, by name, while the test runs (tests/methods/test_host_sync.py)."""
+    counts: Counter = Counter()
+    for name in ("item", "tolist", "__bool__", "__int__", "__float__"):
+        real = getattr(torch.Tensor, name)
+
+        def spy(self: torch.Tensor, *args: Any, _real: Any = real, _name: str = name) -> Any:
+            counts[_name] += 1
+            return _real(self, *args)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    real_getitem = torch.Tensor.__getitem__
+
+    def getitem(self: torch.Tensor, index: Any) -> Any:
+        parts = index if isinstance(index, tuple) else (index,)
+        if any(isinstance(p, torch.Tensor) and p.dtype == torch.bool for p in parts):
+            counts["boolean mask index"] += 1
+        return real_getitem(self, index)
+
+    monkeypatch.setattr(torch.Tensor, "__getitem__", getitem)
+    return counts

@@ -85,7 +85,7 @@ def cli_args_for(config: Path, tmp_path: Path) -> list[str]:
             "--trainer.devices", "1", "--trainer.precision", "32-true",  # GPU configs use bf16: slow on CPUs
             "--trainer.logger.init_args.save_dir", str(tmp_path),
             "--checkpoint.dirpath", str(tmp_path / "ckpt"),
-            "--speed.compile", "false"]  # compiling every config on CPU costs minutes; tests/test_speed.py compiles
+            "--speed.compile", "false"]  # compiling every config on CPU costs minutes; tests/utils/test_speed.py compiles
     data = cfg.get("data", {})
     init = data.get("init_args", {})
     cls = data.get("class_path", "").rpartition(".")[2]

@@ -7,7 +7,7 @@
     features = vision_ssl.embed(encoder, "photos/")              # (N, D)
 
 `train` builds the argument list of `vision-ssl fit` and runs it through the same LightningCLI (`vision_ssl.cli`),
-so a Python run and the command line run of the same settings train the same way (tests/test_api.py compares
+so a Python run and the command line run of the same settings train the same way (tests/cli/test_api.py compares
 their first losses). `list_methods` and `create_method` read the one registry (`vision_ssl.registry.METHODS`) the
 CLI's short names, the tests and the benchmarks read.
 """

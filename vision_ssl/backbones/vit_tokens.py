@@ -9,7 +9,7 @@ patch. Masked methods need the same steps with a gather in the middle:
     out = run_blocks(vit, tokens)              # (B, K, D) prefix tokens added, blocks, norm, prefix removed
 
 With `keep` covering every patch in order, `run_blocks(vit, patch_tokens(vit, x))` equals
-`vit.forward_features(x)` without its prefix tokens (tests/test_vit_tokens.py). Both position-embedding layouts
+`vit.forward_features(x)` without its prefix tokens (tests/backbones/test_vit_tokens.py). Both position-embedding layouts
 of timm are handled: embeddings covering the prefix tokens (class/register tokens; original ViT, DeiT) and
 embeddings covering the patches only (`no_embed_class=True`, DeiT III). With `dynamic_img_size=True` the patch
 position embeddings are resampled to the input's grid by timm's `resample_abs_pos_embed`. timm's random

@@ -30,7 +30,7 @@ def gather(x: torch.Tensor) -> torch.Tensor:
     """All-gather `x` (same shape on every rank) along dim 0, differentiably; identity in one process.
 
     `torch.distributed.nn.functional.all_gather` sums the incoming gradients over ranks in its backward (a
-    reduce-scatter), which is what makes the 2-process gradient equal the 1-process one (tests/test_distributed.py).
+    reduce-scatter), which is what makes the 2-process gradient equal the 1-process one (tests/utils/test_distributed.py).
     """
     if not is_distributed():
         return x

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 import torch
-
-from tests.helpers import DATA_ROOT, REPO
+from helpers import DATA_ROOT, REPO
 
 DIVERGE = ["fit", "--config", "configs/demo.yaml", "--model.init_args.optimizer.init_args.lr=1e30",
            "--trainer.max_epochs", "1", "--trainer.accelerator", "cpu", "--data.init_args.root", DATA_ROOT,

@@ -17,6 +17,5 @@ def test_notebook_executes(path, tmp_path, monkeypatch):
     monkeypatch.setenv("VISION_SSL_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
+    # execute() raises CellExecutionError at the first cell that errors (allow_errors is off): that is the check
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import cli_args_for
+from sample_files import write_photos
 
 from vision_ssl.cli import build_cli, main
 from vision_ssl.data import FakeDataModule
 from vision_ssl.methods import SimCLR, Supervised
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 IMAGE_CONFIGS = sorted(p for p in (REPO / "configs").glob("*_fashion_mnist.yaml") if "supervised" not in p.name)
 UNLABELLED = ["--data", "vision_ssl.data.FakeDataModule", "--data.init_args.num_samples", "64",
               "--data.init_args.num_classes", "0", "--data.init_args.num_workers", "0"]
@@ -132,11 +133,9 @@ def test_evaluators_take_a_label_free_checkpoint_with_named_data(command, label_
 
 def test_the_issue_flow_photos_to_shards_to_fit(tmp_path, capsys):
     """`vision-ssl prepare-data photos shards`, then the demo config on the shards, as a new user ran it."""
-    from test_readme import write_photos
-
     write_photos(tmp_path / "photos", n=40)
     main(["prepare-data", str(tmp_path / "photos"), str(tmp_path / "shards")])
-    main(["fit", "-c", str(Path(__file__).parents[1] / "configs" / "demo.yaml"),
+    main(["fit", "-c", str(REPO / "configs" / "demo.yaml"),
           "--data", "vision_ssl.data.StreamingImageDataModule", "--data.init_args.root", str(tmp_path / "shards"),
           "--data.init_args.batch_size", "8", "--data.init_args.image_size", "24", "--trainer.max_epochs", "1",
           "--trainer.enable_progress_bar", "false", f"--trainer.logger.init_args.save_dir={tmp_path}",

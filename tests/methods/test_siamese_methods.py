@@ -1,6 +1,6 @@
 """Siamese-family methods: teachers get no gradient and move by EMA, stop-gradients sit where the papers put
-them, MoCo's queue is a checkpointed FIFO, MoCo v3 trains a ResNet and a ViT, and every method learns on
-real Fashion-MNIST (linear probe above a random-weights twin)."""
+them, MoCo's queue is a checkpointed FIFO, MoCo v3 trains a ResNet and a ViT. Learning on real Fashion-MNIST:
+tests/methods/test_learning.py."""
 
 from __future__ import annotations
 

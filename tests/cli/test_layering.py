@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "vision_ssl"
+PACKAGE = Path(__file__).resolve().parents[2] / "vision_ssl"
 
 
 def _parse(source: str) -> ast.Module:

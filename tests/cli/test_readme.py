@@ -9,11 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from sample_files import write_photos
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data"
 
 
@@ -22,17 +21,6 @@ def quickstart_blocks() -> dict[str, str]:
     text = (REPO / "README.md").read_text()
     section = text.split("## Quickstart: pretrain on your own photos", 1)[1].split("\n## ", 1)[0]
     return {lang: code for lang, code in re.findall(r"```(\w+)\n(.*?)```", section, flags=re.S)}
-
-
-def write_photos(folder: Path, n: int = 80) -> None:
-    rng = np.random.default_rng(0)
-    (folder / "holiday").mkdir(parents=True)
-    for i in range(n):
-        h, w = (int(v) for v in rng.integers(40, 90, 2))
-        pixels = (rng.random((h, w, 3)) * 255).astype("uint8")
-        image = Image.fromarray(pixels).convert(["RGB", "L", "RGBA"][i % 3])
-        ext = ["jpg", "png", "png", "webp"][i % 4] if image.mode != "RGBA" else "png"
-        image.save(folder / ("holiday" if i % 5 == 0 else "") / f"img{i}.{ext}")
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@
 What must hold: shards keep the source's encoded bytes, labels and class index; batches look like the other data
 modules'; the val carve is exact and seeded; a run killed mid-epoch resumes without repeating or skipping a sample
 (loader state in one process, a Lightning fit in one process, and `vision-ssl fit` with 2 gloo processes). Bad
-input: tests/test_streaming_errors.py.
+input: tests/data/test_streaming_errors.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import lightning as L
@@ -21,34 +20,17 @@ import numpy as np
 import pytest
 import torch
 from helpers import REPO
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint
 from litdata import StreamingDataset
 from PIL import Image
-from torchvision.io import decode_image, encode_jpeg, write_png
+from run_hooks import Killed, Recorder
+from sample_files import CLASSES, key, write_folder, write_shards
+from sample_files import streaming_module as module
+from torchvision.io import decode_image
 
 from vision_ssl.cli import main as cli
-from vision_ssl.data import StreamingImageDataModule
 from vision_ssl.data.shards import META_FILE, prepare
 from vision_ssl.methods import SimCLR
-
-CLASSES = ["ant", "bee", "cat"]
-
-
-def write_folder(root: Path, n_train: int = 40, n_val: int = 9, seed: int = 0) -> Path:
-    """ImageFolder layout of distinct random 16x16 images: mostly PNG, plus JPEGs and one BMP (re-encoded)."""
-    g = torch.Generator().manual_seed(seed)
-    for split, n in (("train", n_train), ("val", n_val)):
-        for i in range(n):
-            folder = root / split / CLASSES[i % 3]
-            folder.mkdir(parents=True, exist_ok=True)
-            img = torch.randint(0, 256, (3, 16, 16), dtype=torch.uint8, generator=g)
-            if split == "train" and i in (1, 2, 3):
-                (folder / f"{i:03d}.jpg").write_bytes(encode_jpeg(img).numpy().tobytes())
-            elif split == "train" and i == 4:
-                Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / f"{i:03d}.bmp")
-            else:
-                write_png(img, str(folder / f"{i:03d}.png"))
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -56,23 +38,9 @@ def folder(tmp_path_factory) -> Path:
     return write_folder(tmp_path_factory.mktemp("images"))
 
 
-def write_shards(folder: Path, out: Path) -> Path:
-    cli(["prepare-data", str(folder), str(out), "--chunk-bytes", "8KB"])  # ~9 images a chunk: several chunks
-    return out
-
-
 @pytest.fixture(scope="module")
 def shards(folder, tmp_path_factory) -> Path:
     return write_shards(folder, tmp_path_factory.mktemp("shards") / "mine")
-
-
-def key(image: torch.Tensor) -> bytes:
-    return image.flatten().numpy().tobytes()
-
-
-def module(root: Path, **kw) -> StreamingImageDataModule:
-    args = dict(root=str(root), image_size=8, batch_size=4, num_workers=0, val_fraction=0.1) | kw
-    return StreamingImageDataModule(**args)
 
 
 def test_prepare_keeps_encoded_bytes_labels_and_class_index(folder, shards, capsys):
@@ -98,26 +66,30 @@ def test_prepare_keeps_encoded_bytes_labels_and_class_index(folder, shards, caps
     assert "already complete" in capsys.readouterr().out and (shards / META_FILE).stat().st_mtime_ns == before
 
 
-SLOW_PREPARE = """
-import sys, time
+# The writer, killed from inside its LitData worker at a chosen point: the first image encoded after the
+# checkpoint records two written chunks (the checkpoint of the image before is on disk when the next is encoded).
+KILLED_PREPARE = """
+import json, os, signal, sys
 from vision_ssl.data import shards
-fast = shards.encode_file
-shards.encode_file = lambda path: (time.sleep(0.05), fast(path))[1]
+encode = shards.encode_file
+checkpoint = os.path.join(sys.argv[2], "train", ".checkpoints", "checkpoint-0.json")
+
+def encode_or_kill(path):
+    if os.path.isfile(checkpoint) and len(json.load(open(checkpoint))["chunks"]) >= 2:
+        os.killpg(os.getpgrp(), signal.SIGKILL)  # the writer and its worker, mid-split
+    return encode(path)
+
+shards.encode_file = encode_or_kill
 shards.main(sys.argv[1:])
 """
 
 
 def test_prepare_resumes_a_killed_run(folder, tmp_path, capsys):
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_PREPARE, str(folder), str(out), "--chunk-bytes", "4KB"],
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoint = out / "train" / ".checkpoints" / "checkpoint-0.json"
-    deadline = time.time() + 60
-    while time.time() < deadline and not (checkpoint.is_file() and len(json.loads(checkpoint.read_text() or "{}").get("chunks", [])) >= 2):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the writer and its worker, mid-split
-    proc.wait()
+    proc = subprocess.run([sys.executable, "-c", KILLED_PREPARE, str(folder), str(out), "--chunk-bytes", "4KB"],
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, f"the writer exited with {proc.returncode}, not killed"
     assert not (out / META_FILE).exists(), "the first run finished before it was killed"
     first = out / "train" / "chunk-0-0.bin"
     kept = first.stat().st_mtime_ns
@@ -171,35 +143,6 @@ def test_resume_from_loader_state_is_exact(shards, workers):
     resumed.load_state_dict(state)
     got += [[key(x) for x in b[0]] for _ in range(2) for b in resumed]
     assert got == reference
-
-
-class Recorder(Callback):
-    """Appends each raw uint8 training batch (before on-device augmentation) to `out/rank{r}.jsonl`; at `kill_at`
-    optimizer steps it kills the process (`exit`) or raises (`raise`) before that step's checkpoint is written."""
-
-    def __init__(self, out: str, kill_at: int = -1, kill: str = "exit") -> None:
-        self.out, self.kill_at, self.kill = out, kill_at, kill
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        hook, path = pl_module.on_before_batch_transfer, os.path.join(self.out, f"rank{trainer.global_rank}.jsonl")
-
-        def record(batch, dataloader_idx):
-            with open(path, "a") as f:
-                f.write(json.dumps({"step": trainer.global_step, "epoch": trainer.current_epoch,
-                                    "keys": [key(x).hex() for x in batch[0]]}) + "\n")
-            return hook(batch, dataloader_idx)
-
-        pl_module.on_before_batch_transfer = record
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if trainer.global_step == self.kill_at:
-            if self.kill == "exit":
-                os._exit(3)
-            raise Killed(f"killed at step {self.kill_at}")
-
-
-class Killed(Exception):
-    """A kill in this process (Lightning turns KeyboardInterrupt into sys.exit)."""
 
 
 def records(folder: Path, rank: int = 0) -> list[dict]:
@@ -267,7 +210,7 @@ def test_two_process_fit_through_the_cli_reads_per_rank_and_resumes_exactly(shar
 
     def fit(out: Path, *extra: str) -> subprocess.CompletedProcess:
         out.mkdir()
-        cmd = [sys.executable, "-m", "vision_ssl.cli", "fit", "-c", str(config), "--trainer.callbacks+=test_streaming.Recorder",
+        cmd = [sys.executable, "-m", "vision_ssl.cli", "fit", "-c", str(config), "--trainer.callbacks+=run_hooks.Recorder",
                f"--trainer.callbacks.out={out}", *extra]
         return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
 

@@ -40,8 +40,7 @@ def test_frozen_means_frozen():
                    num_classes=dm.num_classes, image_size=16)
     model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    r = linear_probe(model, dm, lrs=(1e-2,), epochs=2)
-    assert 0 <= r["val_top1"] <= 1
+    linear_probe(model, dm, lrs=(1e-2,), epochs=2)
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before), "probing changed the backbone (e.g. BN stats)"
     assert model.training, "probing must restore the module's mode"

@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_streaming import CLASSES, key, module, write_folder, write_shards
+from sample_files import CLASSES, key, one_line_error, write_folder, write_shards
+from sample_files import streaming_module as module
 
 from vision_ssl.cli import main as cli
 from vision_ssl.data.shards import META_FILE, EncodeSample, prepare, write_split
@@ -23,14 +24,6 @@ def folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def shards(folder, tmp_path_factory) -> Path:
     return write_shards(folder, tmp_path_factory.mktemp("shards") / "mine")
-
-
-def one_line_error(excinfo: pytest.ExceptionInfo) -> str:
-    from vision_ssl.cli import user_message
-
-    text = user_message(excinfo.value)
-    assert "\n" not in text and "Traceback" not in text, text
-    return text
 
 
 def test_missing_path_and_empty_folder_are_one_line(tmp_path):

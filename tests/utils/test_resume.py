@@ -8,11 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import REPO
 
 from vision_ssl.utils.checkpoint import AtomicCheckpointIO
 
@@ -76,17 +76,15 @@ def test_sigkill_mid_epoch_then_resume_matches_unbroken_run(tmp_path):
     assert steps_per_run >= 14
 
     cfg = _write_config(killed)
-    proc = subprocess.Popen(_cmd(cfg), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    kill_after = steps_per_run // 2 + 2  # mid-epoch of the second epoch
-    while time.time() < deadline and proc.poll() is None and len(_losses(killed)) < kill_after:
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_at = steps_per_run // 2 + 2  # mid-epoch of the second epoch
+    # run_hooks.KillAtStep SIGKILLs the training process itself once step `kill_at`'s last.ckpt is written
+    killed_env = {**env, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
+    proc = subprocess.run(_cmd(cfg, "--trainer.callbacks+=run_hooks.KillAtStep", f"--trainer.callbacks.step={kill_at}"),
+                          env=killed_env, capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, f"the run was not killed (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    assert torch.load(killed / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == kill_at
     seen_before_kill = len(_losses(killed))
     assert seen_before_kill < steps_per_run
-    assert (killed / "ckpt" / "last.ckpt").is_file()
 
     subprocess.run(_cmd(cfg, "--ckpt_path", "last"), check=True, env=env, capture_output=True, timeout=300)
     resumed = _losses(killed)

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import torch
-from test_host_sync import sync_counter  # noqa: F401  (the fixture)
 
 import vision_ssl
 from vision_ssl.cli import main

@@ -9,26 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import lightning as L
 import pytest
 import torch
 
 from vision_ssl.data.sampling import EpochSampler
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-class RecordLabels(L.Callback):
-    """Appends `{"rank", "epoch", "labels"}` per training batch to a JSON-lines file (labels are sample ids when
-    FakeDataModule has as many classes as samples)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
-        with open(self.path, "a") as f:
-            f.write(json.dumps({"rank": trainer.global_rank, "epoch": trainer.current_epoch,
-                                "labels": batch[1].tolist()}) + "\n")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _fit(tmp_path: Path, *extra: str, in_process: bool = True) -> dict[tuple[int, int], list[int]]:
@@ -42,7 +28,7 @@ def _fit(tmp_path: Path, *extra: str, in_process: bool = True) -> dict[tuple[int
             "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
             f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger.init_args.save_dir={tmp_path}",
             f"--checkpoint.dirpath={tmp_path / 'ckpt'}",
-            "--trainer.callbacks+=test_data_order.RecordLabels", f"--trainer.callbacks.path={record}", *extra]
+            "--trainer.callbacks+=run_hooks.RecordLabels", f"--trainer.callbacks.path={record}", *extra]
     if in_process:
         from vision_ssl.cli import main
 

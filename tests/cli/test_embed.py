@@ -12,8 +12,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from test_streaming import CLASSES, write_folder
-from test_streaming_errors import one_line_error
+from sample_files import CLASSES, one_line_error, write_folder
 
 from vision_ssl.cli import main as cli
 from vision_ssl.data import StreamingImageDataModule

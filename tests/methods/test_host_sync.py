@@ -7,41 +7,17 @@ inside C++ kernels."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 import pytest
 import torch
+from helpers import recipe
 
-from tests.helpers import recipe
 from vision_ssl.eval.monitor import ValidationMonitor
 from vision_ssl.registry import IMAGE_METHODS
 
 
 class _Trainer:  # the bits of a Trainer that on_after_batch_transfer reads
     training = True
-
-
-@pytest.fixture
-def sync_counter(monkeypatch: pytest.MonkeyPatch) -> Counter:
-    counts: Counter = Counter()
-    for name in ("item", "tolist", "__bool__", "__int__", "__float__"):
-        real = getattr(torch.Tensor, name)
-
-        def spy(self: torch.Tensor, *args: Any, _real: Any = real, _name: str = name) -> Any:
-            counts[_name] += 1
-            return _real(self, *args)
-
-        monkeypatch.setattr(torch.Tensor, name, spy)
-    real_getitem = torch.Tensor.__getitem__
-
-    def getitem(self: torch.Tensor, index: Any) -> Any:
-        parts = index if isinstance(index, tuple) else (index,)
-        if any(isinstance(p, torch.Tensor) and p.dtype == torch.bool for p in parts):
-            counts["boolean mask index"] += 1
-        return real_getitem(self, index)
-
-    monkeypatch.setattr(torch.Tensor, "__getitem__", getitem)
-    return counts
 
 
 @pytest.mark.parametrize("name", IMAGE_METHODS)
