@@ -24,6 +24,7 @@ import torch
 from torchvision.utils import save_image
 
 from benchmarks.lib.env import RESULTS, WEIGHTS
+from benchmarks.lib.video_progress import add_moving_mnist_args
 from vision_ssl.data.moving_mnist import StochasticMovingMNISTDataModule
 from vision_ssl.methods.next_frame import NextFramePredictor
 from vision_ssl.metrics.video import summarize_samples
@@ -129,11 +130,7 @@ def table(results: dict[str, dict], args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--root", default="data")
-    p.add_argument("--image-size", type=int, default=32)
-    p.add_argument("--digits", type=int, default=2)
-    p.add_argument("--context", type=int, default=5)
-    p.add_argument("--future", type=int, default=10)
+    add_moving_mnist_args(p)
     p.add_argument("--steps", type=int, default=600, help="optimizer steps per predictor (the shared budget)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--width", type=int, default=16, help="encoder width (paper: 64)")

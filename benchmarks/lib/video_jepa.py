@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torchmetrics.functional.classification import binary_average_precision
 
 from benchmarks.lib.env import RESULTS, WEIGHTS
-from benchmarks.lib.video_progress import Progress
+from benchmarks.lib.video_progress import Progress, add_moving_mnist_args
 from vision_ssl.data.moving_mnist import StochasticMovingMNIST, StochasticMovingMNISTDataModule
 from vision_ssl.eval.linear_probe import probe_features
 from vision_ssl.methods.next_frame import NextFramePredictor
@@ -201,11 +201,7 @@ def report(result: dict, args: argparse.Namespace, command: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--root", default="data")
-    p.add_argument("--image-size", type=int, default=32)
-    p.add_argument("--digits", type=int, default=2)
-    p.add_argument("--context", type=int, default=5)
-    p.add_argument("--future", type=int, default=10)
+    add_moving_mnist_args(p)
     p.add_argument("--steps", type=int, default=6000, help="optimizer steps of each JEPA (the shared budget)")
     p.add_argument("--pixel-steps", type=int, default=2000, help="steps of the pixel predictor (batch 16)")
     p.add_argument("--max-minutes", type=float, default=20.0, help="wall-clock cap of each training run")

@@ -24,23 +24,13 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from litdata import StreamingDataset
 from PIL import Image
 from run_hooks import Killed, Recorder
-from sample_files import CLASSES, key, write_folder, write_shards
+from sample_files import CLASSES, key
 from sample_files import streaming_module as module
 from torchvision.io import decode_image
 
 from vision_ssl.cli import main as cli
 from vision_ssl.data.shards import META_FILE, prepare
 from vision_ssl.methods import SimCLR
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    return write_folder(tmp_path_factory.mktemp("images"))
-
-
-@pytest.fixture(scope="module")
-def shards(folder, tmp_path_factory) -> Path:
-    return write_shards(folder, tmp_path_factory.mktemp("shards") / "mine")
 
 
 def test_prepare_keeps_encoded_bytes_labels_and_class_index(folder, shards, capsys):

@@ -9,21 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sample_files import CLASSES, key, one_line_error, write_folder, write_shards
+from sample_files import CLASSES, key, one_line_error
 from sample_files import streaming_module as module
 
 from vision_ssl.cli import main as cli
 from vision_ssl.data.shards import META_FILE, EncodeSample, prepare, write_split
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    return write_folder(tmp_path_factory.mktemp("images"))
-
-
-@pytest.fixture(scope="module")
-def shards(folder, tmp_path_factory) -> Path:
-    return write_shards(folder, tmp_path_factory.mktemp("shards") / "mine")
 
 
 def test_missing_path_and_empty_folder_are_one_line(tmp_path):
