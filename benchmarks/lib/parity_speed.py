@@ -1,0 +1,149 @@
+"""Per-method training speed at the peer-parity budget (`python -m benchmarks.speed parity`): each method LightlySSL
+also implements, trained by (a) `vision-ssl fit` on the parity config (benchmarks/lib/parity_recipes.py: on-device
+views, online probe, monitors, TensorBoard logging, checkpoint callbacks, all as the parity run has them) and
+(b) the lightly loop of `parity_lightly.train_reference` (per-sample PIL transforms in the loader, lightly's heads,
+losses and momentum helpers), same batch, image size, model and optimizer.
+
+Timing: images/s between optimizer-step timestamps after `--warmup` steps (data loading included on both sides,
+model building and the first steps not), `--steps` steps per run; runs alternate ours / lightly per method and the
+whole sweep repeats `--repeats` times, so drift of a shared machine hits both sides alike. Reported: the median
+rate of each side, the ratio of the medians, the peak RSS growth of each side's run (`timing.PeakMemory`), and the
+1-minute load average at every run.
+
+    python -m benchmarks.speed parity                                    # all nine shared methods, 3 repeats
+    python -m benchmarks.speed parity --methods byol ijepa mae --repeats 5 --out /tmp/parity_speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from benchmarks.lib.env import RESULTS, environment, write_json
+from benchmarks.lib.method_speed import BatchClock
+from benchmarks.lib.parity_recipes import RECIPES, vision_ssl_config, with_budget
+from benchmarks.lib.timing import PeakMemory
+from vision_ssl.data import FashionMNISTDataModule
+
+
+def _rate(times: list[float], batch: int, warmup: int) -> float:
+    t = times[warmup - 1:]  # times[i] ends optimizer step i + 1: t[0] ends the last warm-up step
+    return (len(t) - 1) * batch / (t[-1] - t[0])
+
+
+def time_ours(method: str, r: Any, args: argparse.Namespace, run_dir: str) -> tuple[float, float | None]:
+    """`vision-ssl fit` on the parity config for warmup + steps optimizer steps; (images/s, peak MiB)."""
+    from vision_ssl.cli import build_cli
+
+    cfg = vision_ssl_config(method, r, 0, args.root, run_dir)
+    cfg["trainer"]["max_steps"] = args.warmup + args.steps
+    cfg["trainer"]["callbacks"].append({"class_path": "benchmarks.lib.method_speed.BatchClock"})
+    config = Path(run_dir) / "config.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with PeakMemory() as mem:
+        cli = build_cli(["fit", "--config", str(config)])
+    clock = next(cb for cb in cli.trainer.callbacks if isinstance(cb, BatchClock))
+    return _rate(clock.times, r.batch_size, args.warmup), mem.mib
+
+
+def time_lightly(method: str, r: Any, images: torch.Tensor, args: argparse.Namespace) -> tuple[float, float | None]:
+    """`parity_lightly.train_reference` for warmup + steps optimizer steps; (images/s, peak MiB)."""
+    from benchmarks.lib.parity_lightly import train_reference
+
+    times: list[float] = []
+    with PeakMemory() as mem:
+        train_reference(method, r, images, 0, max_steps=args.warmup + args.steps,
+                        on_step=lambda step: times.append(time.perf_counter()))
+    return _rate(times, r.batch_size, args.warmup), mem.mib
+
+
+def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for method in dict.fromkeys(r["method"] for r in runs):
+        side = {impl: [r for r in runs if r["method"] == method and r["impl"] == impl] for impl in ("ours", "lightly")}
+        med = {impl: statistics.median(r["img_per_s"] for r in rs) if rs else None for impl, rs in side.items()}
+        mem = {impl: max((r["peak_mib"] for r in rs if r["peak_mib"] is not None), default=None)
+               for impl, rs in side.items()}
+        out.append({"method": method, "ours_img_per_s": med["ours"], "lightly_img_per_s": med["lightly"],
+                     "ratio": med["ours"] / med["lightly"] if med["ours"] and med["lightly"] else None,
+                     "ours_peak_mib": mem["ours"], "lightly_peak_mib": mem["lightly"], "repeats": len(side["ours"]),
+                     "load_avg": [r["load_avg"] for r in runs if r["method"] == method]})
+    return out
+
+
+def _f(v: float | None, fmt: str = ".0f") -> str:
+    return "n/a" if v is None else format(v, fmt)
+
+
+def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    env, cfg = meta["environment"], meta["config"]
+    lines = [
+        "# Per-method speed at the peer-parity budget: vision_ssl vs LightlySSL's loop, side by side", "",
+        f"Written by `{env['command']}`. Ours: `vision-ssl fit` on the parity config (benchmarks/lib/parity_recipes.py; "
+        "on-device views, online probe, monitors, TensorBoard logging and checkpoint callbacks as in the parity run). "
+        "lightly: `parity_lightly.train_reference` (per-sample PIL transforms in the loader, lightly's heads, losses, "
+        f"momentum helpers). Batch {cfg['batch_size']}, 28 px Fashion-MNIST ({cfg['samples']}-image subset), "
+        f"images/s over {cfg['steps']} optimizer steps after {cfg['warmup']} warm-up steps, data loading included, "
+        f"model building excluded; ours and lightly alternate per method, {cfg['repeats']} sweeps; median rates, "
+        "ratio = ours / lightly. Peak memory: largest RSS growth over a run (MiB).", "",
+        f"Machine: {env['cpu']}, {env['cpu_cores']} cores shared with other jobs, torch threads {env['torch_threads']}. "
+        f"Versions: {', '.join(f'{k} {v}' for k, v in env['versions'].items() if v)}.", "",
+        "| method | ours img/s | lightly img/s | ratio | ours peak MiB | lightly peak MiB | load avg (1 min) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in summary:
+        load = f"{min(s['load_avg']):.1f}-{max(s['load_avg']):.1f}"
+        lines.append(f"| {s['method']} | {_f(s['ours_img_per_s'])} | {_f(s['lightly_img_per_s'])} | "
+                     f"{_f(s['ratio'], '.2f')} | {_f(s['ours_peak_mib'])} | {_f(s['lightly_peak_mib'])} | {load} |")
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.speed parity", description=__doc__.split("\n\n")[0])
+    p.add_argument("--methods", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    p.add_argument("--samples", type=int, default=8192, help="training subset, as the parity run (sets the schedules)")
+    p.add_argument("--epochs", type=int, default=3, help="the parity budget's epochs (sets the schedules)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--warmup", type=int, default=3, help="optimizer steps not timed at the start of each run")
+    p.add_argument("--steps", type=int, default=8, help="timed optimizer steps per run")
+    p.add_argument("--repeats", type=int, default=3, help="sweeps over the methods (ours, lightly alternate)")
+    p.add_argument("--impls", nargs="+", default=["ours", "lightly"], choices=["ours", "lightly"])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--root", default="data")
+    p.add_argument("--out", default=str(RESULTS / "parity_speed"), help="results stem (.json, .md)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    dm = FashionMNISTDataModule(root=args.root, image_size=28, batch_size=args.batch_size, num_workers=0,
+                                max_train_samples=args.samples, seed=0)
+    dm.setup("fit")
+    images = dm.train_set.dataset.images[torch.as_tensor(dm.train_set.indices)]  # the subset both sides train on
+    meta = {"environment": environment(), "config": vars(args)}
+    stem, runs = Path(args.out), []
+    with tempfile.TemporaryDirectory() as tmp:
+        for rep in range(args.repeats):
+            for method in args.methods:
+                r = with_budget(method, args.epochs, args.samples, args.batch_size)
+                for impl in args.impls:
+                    load = os.getloadavg()[0]
+                    rate, mib = (time_ours(method, r, args, f"{tmp}/{method}_{rep}") if impl == "ours"
+                                 else time_lightly(method, r, images, args))
+                    runs.append({"method": method, "impl": impl, "repeat": rep, "img_per_s": rate, "peak_mib": mib,
+                                 "load_avg": round(load, 2)})
+                    print(f"{method} {impl} repeat {rep}: {rate:.0f} img/s, peak {_f(mib)} MiB, load {load:.2f}",
+                          flush=True)
+                write_json(stem.with_suffix(".json"), {**meta, "summary": summarise(runs), "runs": runs})
+                stem.with_suffix(".md").write_text(markdown(summarise(runs), meta))
+    return runs
