@@ -39,11 +39,22 @@ def _rate(times: list[float], batch: int, warmup: int) -> float:
     return (len(t) - 1) * batch / (t[-1] - t[0])
 
 
-def time_ours(method: str, r: Any, args: argparse.Namespace, run_dir: str) -> tuple[float, float | None]:
-    """`vision-ssl fit` on the parity config for warmup + steps optimizer steps; (images/s, peak MiB)."""
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """`method:key=value,key=value` -> (method, model init_args overrides); values parsed as YAML."""
+    method, _, sets = text.partition(":")
+    if method not in RECIPES or not sets:
+        raise argparse.ArgumentTypeError(f"--variant needs METHOD:KEY=VALUE[,KEY=VALUE], got '{text}'")
+    return method, {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in sets.split(","))}
+
+
+def time_ours(method: str, r: Any, args: argparse.Namespace, run_dir: str,
+              overrides: dict[str, Any] | None = None) -> tuple[float, float | None]:
+    """`vision-ssl fit` on the parity config (model init_args `overrides` applied) for warmup + steps optimizer
+    steps; (images/s, peak MiB)."""
     from vision_ssl.cli import build_cli
 
     cfg = vision_ssl_config(method, r, 0, args.root, run_dir)
+    cfg["model"]["init_args"].update(overrides or {})
     cfg["trainer"]["max_steps"] = args.warmup + args.steps
     cfg["trainer"]["callbacks"].append({"class_path": "benchmarks.lib.method_speed.BatchClock"})
     config = Path(run_dir) / "config.yaml"
@@ -117,6 +128,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=8, help="timed optimizer steps per run")
     p.add_argument("--repeats", type=int, default=3, help="sweeps over the methods (ours, lightly alternate)")
     p.add_argument("--impls", nargs="+", default=["ours", "lightly"], choices=["ours", "lightly"])
+    p.add_argument("--variant", type=parse_variant, action="append", default=[],
+                   help="METHOD:KEY=VALUE[,...]: also time ours with these model init_args (e.g. the state before "
+                        "a change: mae:probe_every=4), as an extra row `METHOD[KEY=VALUE]` next to the same lightly runs")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--root", default="data")
     p.add_argument("--out", default=str(RESULTS / "parity_speed"), help="results stem (.json, .md)")
@@ -136,13 +150,19 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         for rep in range(args.repeats):
             for method in args.methods:
                 r = with_budget(method, args.epochs, args.samples, args.batch_size)
-                for impl in args.impls:
+                variants = [(f"{method}[{','.join(f'{k}={v}' for k, v in o.items())}]", o)
+                            for m, o in args.variant if m == method]
+                sides = [(method, impl, None) for impl in args.impls]
+                if "ours" in args.impls:
+                    sides[1:1] = [(name, "ours", o) for name, o in variants]  # ours, variants, lightly
+                for name, impl, overrides in sides:
                     load = os.getloadavg()[0]
-                    rate, mib = (time_ours(method, r, args, f"{tmp}/{method}_{rep}") if impl == "ours"
+                    rate, mib = (time_ours(method, r, args, f"{tmp}/{method}_{rep}", overrides) if impl == "ours"
                                  else time_lightly(method, r, images, args))
-                    runs.append({"method": method, "impl": impl, "repeat": rep, "img_per_s": rate, "peak_mib": mib,
-                                 "load_avg": round(load, 2)})
-                    print(f"{method} {impl} repeat {rep}: {rate:.0f} img/s, peak {_f(mib)} MiB, load {load:.2f}",
+                    runs.extend({"method": n, "impl": impl, "repeat": rep, "img_per_s": rate, "peak_mib": mib,
+                                 "load_avg": round(load, 2)}
+                                for n in ([name] if impl == "ours" else [method, *(v for v, _ in variants)]))
+                    print(f"{name} {impl} repeat {rep}: {rate:.0f} img/s, peak {_f(mib)} MiB, load {load:.2f}",
                           flush=True)
                 write_json(stem.with_suffix(".json"), {**meta, "summary": summarise(runs), "runs": runs})
                 stem.with_suffix(".md").write_text(markdown(summarise(runs), meta))
