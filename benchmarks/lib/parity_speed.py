@@ -17,8 +17,11 @@ rate of each side, the ratio of the medians, the peak RSS growth of each side's 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import shlex
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +40,10 @@ from vision_ssl.data import FashionMNISTDataModule
 def _rate(times: list[float], batch: int, warmup: int) -> float:
     t = times[warmup - 1:]  # times[i] ends optimizer step i + 1: t[0] ends the last warm-up step
     return (len(t) - 1) * batch / (t[-1] - t[0])
+
+
+def lightly_installed() -> bool:
+    return importlib.util.find_spec("lightly") is not None
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
@@ -105,7 +112,10 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"momentum helpers). Batch {cfg['batch_size']}, 28 px Fashion-MNIST ({cfg['samples']}-image subset), "
         f"images/s over {cfg['steps']} optimizer steps after {cfg['warmup']} warm-up steps, data loading included, "
         f"model building excluded; ours and lightly alternate per method, {cfg['repeats']} sweeps; median rates, "
-        "ratio = ours / lightly. Peak memory: largest RSS growth over a run (MiB).", "",
+        "ratio = ours / lightly. Peak memory: the largest RSS growth over one run (MiB; all runs share one process, so "
+        "the first run of each side also holds lazy imports and later runs reuse memory freed before: a rough "
+        "figure). A row `method[key=value]` is ours with those model arguments (`--variant`), e.g. the state "
+        "before a change, against the same lightly runs.", "",
         f"Machine: {env['cpu']}, {env['cpu_cores']} cores shared with other jobs, torch threads {env['torch_threads']}. "
         f"Versions: {', '.join(f'{k} {v}' for k, v in env['versions'].items() if v)}.", "",
         "| method | ours img/s | lightly img/s | ratio | ours peak MiB | lightly peak MiB | load avg (1 min) |",
@@ -140,11 +150,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    if "lightly" in args.impls and not lightly_installed():
+        print("lightly is not installed (`make bench-install`): timing the vision_ssl side only", flush=True)
+        args.impls = [i for i in args.impls if i != "lightly"]
     dm = FashionMNISTDataModule(root=args.root, image_size=28, batch_size=args.batch_size, num_workers=0,
                                 max_train_samples=args.samples, seed=0)
     dm.setup("fit")
     images = dm.train_set.dataset.images[torch.as_tensor(dm.train_set.indices)]  # the subset both sides train on
-    meta = {"environment": environment(), "config": vars(args)}
+    command = shlex.join(["python", "-m", "benchmarks.speed", "parity", *(argv if argv is not None else sys.argv[2:])])
+    meta = {"environment": {**environment(), "command": command}, "config": vars(args)}
     stem, runs = Path(args.out), []
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.repeats):
