@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
+import resource
 import shlex
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -84,16 +87,54 @@ def time_lightly(method: str, r: Any, images: torch.Tensor, args: argparse.Names
     return _rate(times, r.batch_size, args.warmup), mem.mib
 
 
+RESULT = "parity_speed result: "  # the line a child process reports its run on
+
+
+def run_isolated(method: str, impl: str, overrides: dict[str, Any] | None, args: argparse.Namespace,
+                 run_dir: str) -> dict[str, Any]:
+    """One run in a fresh Python process (no allocator state, caches or memory from earlier runs): its images/s,
+    RSS growth over the run and the process's peak RSS (`resource.getrusage`, imports included), in MiB."""
+    one = json.dumps({"method": method, "impl": impl, "overrides": overrides or {}, "run_dir": run_dir})
+    cmd = [sys.executable, "-m", "benchmarks.speed", "parity", "--run-one", one, "--samples", str(args.samples),
+           "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--warmup", str(args.warmup),
+           "--steps", str(args.steps), "--threads", str(args.threads), "--root", args.root]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT)]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"{method} {impl}: the timing process failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1][len(RESULT):])
+
+
+def run_one(args: argparse.Namespace) -> None:
+    """The child side of `run_isolated`: time one run, print its figures on one `RESULT` line."""
+    one = json.loads(args.run_one)
+    r = with_budget(one["method"], args.epochs, args.samples, args.batch_size)
+    if one["impl"] == "ours":
+        rate, mib = time_ours(one["method"], r, args, one["run_dir"], one["overrides"])
+    else:
+        rate, mib = time_lightly(one["method"], r, subset_images(args), args)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    print(RESULT + json.dumps({"img_per_s": rate, "growth_mib": mib, "max_rss_mib": peak}), flush=True)
+
+
+def subset_images(args: argparse.Namespace) -> torch.Tensor:
+    """The seeded training subset (uint8, (N, 1, 28, 28)) the vision_ssl data module trains on."""
+    dm = FashionMNISTDataModule(root=args.root, image_size=28, batch_size=args.batch_size, num_workers=0,
+                                max_train_samples=args.samples, seed=0)
+    dm.setup("fit")
+    return dm.train_set.dataset.images[torch.as_tensor(dm.train_set.indices)]
+
+
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for method in dict.fromkeys(r["method"] for r in runs):
         side = {impl: [r for r in runs if r["method"] == method and r["impl"] == impl] for impl in ("ours", "lightly")}
         med = {impl: statistics.median(r["img_per_s"] for r in rs) if rs else None for impl, rs in side.items()}
-        mem = {impl: max((r["peak_mib"] for r in rs if r["peak_mib"] is not None), default=None)
-               for impl, rs in side.items()}
+        mem = {impl: statistics.median(r["max_rss_mib"] for r in rs) if rs else None for impl, rs in side.items()}
         out.append({"method": method, "ours_img_per_s": med["ours"], "lightly_img_per_s": med["lightly"],
                      "ratio": med["ours"] / med["lightly"] if med["ours"] and med["lightly"] else None,
-                     "ours_peak_mib": mem["ours"], "lightly_peak_mib": mem["lightly"], "repeats": len(side["ours"]),
+                     "ours_max_rss_mib": mem["ours"], "lightly_max_rss_mib": mem["lightly"], "repeats": len(side["ours"]),
                      "load_avg": [r["load_avg"] for r in runs if r["method"] == method]})
     return out
 
@@ -112,19 +153,19 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"momentum helpers). Batch {cfg['batch_size']}, 28 px Fashion-MNIST ({cfg['samples']}-image subset), "
         f"images/s over {cfg['steps']} optimizer steps after {cfg['warmup']} warm-up steps, data loading included, "
         f"model building excluded; ours and lightly alternate per method, {cfg['repeats']} sweeps; median rates, "
-        "ratio = ours / lightly. Peak memory: the largest RSS growth over one run (MiB; all runs share one process, so "
-        "the first run of each side also holds lazy imports and later runs reuse memory freed before: a rough "
-        "figure). A row `method[key=value]` is ours with those model arguments (`--variant`), e.g. the state "
+        "ratio = ours / lightly. Every run is its own Python process; peak RSS: that process's maximum resident "
+        "memory (`resource.getrusage`; imports included: torch, Lightning and the CLI on our side; torch, lightly "
+        "and vision_ssl's data module and backbone factory on lightly's), median over the repeats. A row `method[key=value]` is ours with those model arguments (`--variant`), e.g. the state "
         "before a change, against the same lightly runs.", "",
         f"Machine: {env['cpu']}, {env['cpu_cores']} cores shared with other jobs, torch threads {env['torch_threads']}. "
         f"Versions: {', '.join(f'{k} {v}' for k, v in env['versions'].items() if v)}.", "",
-        "| method | ours img/s | lightly img/s | ratio | ours peak MiB | lightly peak MiB | load avg (1 min) |",
+        "| method | ours img/s | lightly img/s | ratio | ours peak RSS MiB | lightly peak RSS MiB | load avg (1 min) |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in summary:
         load = f"{min(s['load_avg']):.1f}-{max(s['load_avg']):.1f}"
         lines.append(f"| {s['method']} | {_f(s['ours_img_per_s'])} | {_f(s['lightly_img_per_s'])} | "
-                     f"{_f(s['ratio'], '.2f')} | {_f(s['ours_peak_mib'])} | {_f(s['lightly_peak_mib'])} | {load} |")
+                     f"{_f(s['ratio'], '.2f')} | {_f(s['ours_max_rss_mib'])} | {_f(s['lightly_max_rss_mib'])} | {load} |")
     return "\n".join(lines) + "\n"
 
 
@@ -144,26 +185,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--root", default="data")
     p.add_argument("--out", default=str(RESULTS / "parity_speed"), help="results stem (.json, .md)")
+    p.add_argument("--run-one", default=None, help=argparse.SUPPRESS)  # a child process's run (`run_isolated`)
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.run_one:
+        run_one(args)
+        return []
     if "lightly" in args.impls and not lightly_installed():
         print("lightly is not installed (`make bench-install`): timing the vision_ssl side only", flush=True)
         args.impls = [i for i in args.impls if i != "lightly"]
-    dm = FashionMNISTDataModule(root=args.root, image_size=28, batch_size=args.batch_size, num_workers=0,
-                                max_train_samples=args.samples, seed=0)
-    dm.setup("fit")
-    images = dm.train_set.dataset.images[torch.as_tensor(dm.train_set.indices)]  # the subset both sides train on
     command = shlex.join(["python", "-m", "benchmarks.speed", "parity", *(argv if argv is not None else sys.argv[2:])])
     meta = {"environment": {**environment(), "command": command}, "config": vars(args)}
     stem, runs = Path(args.out), []
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.repeats):
             for method in args.methods:
-                r = with_budget(method, args.epochs, args.samples, args.batch_size)
                 variants = [(f"{method}[{','.join(f'{k}={v}' for k, v in o.items())}]", o)
                             for m, o in args.variant if m == method]
                 sides = [(method, impl, None) for impl in args.impls]
@@ -171,13 +211,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     sides[1:1] = [(name, "ours", o) for name, o in variants]  # ours, variants, lightly
                 for name, impl, overrides in sides:
                     load = os.getloadavg()[0]
-                    rate, mib = (time_ours(method, r, args, f"{tmp}/{method}_{rep}", overrides) if impl == "ours"
-                                 else time_lightly(method, r, images, args))
-                    runs.extend({"method": n, "impl": impl, "repeat": rep, "img_per_s": rate, "peak_mib": mib,
-                                 "load_avg": round(load, 2)}
+                    res = run_isolated(method, impl, overrides, args, f"{tmp}/{method}_{rep}_{len(runs)}")
+                    runs.extend({"method": n, "impl": impl, "repeat": rep, **res, "load_avg": round(load, 2)}
                                 for n in ([name] if impl == "ours" else [method, *(v for v, _ in variants)]))
-                    print(f"{name} {impl} repeat {rep}: {rate:.0f} img/s, peak {_f(mib)} MiB, load {load:.2f}",
-                          flush=True)
+                    print(f"{name} {impl} repeat {rep}: {res['img_per_s']:.0f} img/s, peak RSS "
+                          f"{res['max_rss_mib']:.0f} MiB, load {load:.2f}", flush=True)
                 write_json(stem.with_suffix(".json"), {**meta, "summary": summarise(runs), "runs": runs})
                 stem.with_suffix(".md").write_text(markdown(summarise(runs), meta))
     return runs

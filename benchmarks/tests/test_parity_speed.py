@@ -26,7 +26,7 @@ def test_rate_counts_the_steps_after_the_warmup():
 
 
 def test_summary_pairs_ours_and_variants_with_lightly():
-    runs = [{"method": m, "impl": impl, "repeat": rep, "img_per_s": rate, "peak_mib": 1.0, "load_avg": 2.0}
+    runs = [{"method": m, "impl": impl, "repeat": rep, "img_per_s": rate, "max_rss_mib": 1.0, "growth_mib": 0.0, "load_avg": 2.0}
             for rep in range(3) for m, impl, rate in (("mae", "ours", 300 + rep), ("mae[probe_every=4]", "ours", 250),
                                                       ("mae", "lightly", 200), ("mae[probe_every=4]", "lightly", 200))]
     rows = {r["method"]: r for r in parity_speed.summarise(runs)}
