@@ -132,8 +132,11 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         side = {impl: [r for r in runs if r["method"] == method and r["impl"] == impl] for impl in ("ours", "lightly")}
         med = {impl: statistics.median(r["img_per_s"] for r in rs) if rs else None for impl, rs in side.items()}
         mem = {impl: statistics.median(r["max_rss_mib"] for r in rs) if rs else None for impl, rs in side.items()}
+        lightly = {r["repeat"]: r["img_per_s"] for r in side["lightly"]}
+        paired = sorted(r["img_per_s"] / lightly[r["repeat"]] for r in side["ours"] if r["repeat"] in lightly)
         out.append({"method": method, "ours_img_per_s": med["ours"], "lightly_img_per_s": med["lightly"],
                      "ratio": med["ours"] / med["lightly"] if med["ours"] and med["lightly"] else None,
+                     "paired_ratios": paired,
                      "ours_max_rss_mib": mem["ours"], "lightly_max_rss_mib": mem["lightly"], "repeats": len(side["ours"]),
                      "load_avg": [r["load_avg"] for r in runs if r["method"] == method]})
     return out
@@ -153,19 +156,23 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"momentum helpers). Batch {cfg['batch_size']}, 28 px Fashion-MNIST ({cfg['samples']}-image subset), "
         f"images/s over {cfg['steps']} optimizer steps after {cfg['warmup']} warm-up steps, data loading included, "
         f"model building excluded; ours and lightly alternate per method, {cfg['repeats']} sweeps; median rates, "
-        "ratio = ours / lightly. Every run is its own Python process; peak RSS: that process's maximum resident "
+        "ratio = median ours / median lightly; paired: ours / lightly of each sweep's adjacent runs (min, median, "
+        "max), the figure less exposed to the machine's drift between sweeps. Every run is its own Python process; peak RSS: that process's maximum resident "
         "memory (`resource.getrusage`; imports included: torch, Lightning and the CLI on our side; torch, lightly "
         "and vision_ssl's data module and backbone factory on lightly's), median over the repeats. A row `method[key=value]` is ours with those model arguments (`--variant`), e.g. the state "
         "before a change, against the same lightly runs.", "",
         f"Machine: {env['cpu']}, {env['cpu_cores']} cores shared with other jobs, torch threads {env['torch_threads']}. "
         f"Versions: {', '.join(f'{k} {v}' for k, v in env['versions'].items() if v)}.", "",
-        "| method | ours img/s | lightly img/s | ratio | ours peak RSS MiB | lightly peak RSS MiB | load avg (1 min) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| method | ours img/s | lightly img/s | ratio | paired ratios | ours peak RSS MiB | lightly peak RSS MiB | "
+        "load avg (1 min) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in summary:
         load = f"{min(s['load_avg']):.1f}-{max(s['load_avg']):.1f}"
+        pr = s["paired_ratios"]
+        paired = f"{pr[0]:.2f}, {statistics.median(pr):.2f}, {pr[-1]:.2f}" if pr else "n/a"
         lines.append(f"| {s['method']} | {_f(s['ours_img_per_s'])} | {_f(s['lightly_img_per_s'])} | "
-                     f"{_f(s['ratio'], '.2f')} | {_f(s['ours_max_rss_mib'])} | {_f(s['lightly_max_rss_mib'])} | {load} |")
+                     f"{_f(s['ratio'], '.2f')} | {paired} | {_f(s['ours_max_rss_mib'])} | {_f(s['lightly_max_rss_mib'])} | {load} |")
     return "\n".join(lines) + "\n"
 
 

@@ -33,7 +33,7 @@ def test_summary_pairs_ours_and_variants_with_lightly():
     assert rows["mae"]["ratio"] == pytest.approx(301 / 200) and rows["mae[probe_every=4]"]["ratio"] == 1.25
     meta = {"environment": {"command": "x", "cpu": "cpu", "cpu_cores": 2, "torch_threads": 1, "versions": {}},
             "config": {"batch_size": 256, "samples": 8192, "steps": 12, "warmup": 3, "repeats": 3}}
-    assert "| mae[probe_every=4] | 250 | 200 | 1.25 |" in parity_speed.markdown(list(rows.values()), meta)
+    assert "| mae[probe_every=4] | 250 | 200 | 1.25 | 1.25, 1.25, 1.25 |" in parity_speed.markdown(list(rows.values()), meta)
 
 
 def test_one_step_runs_write_the_table(tmp_path, one_thread):
