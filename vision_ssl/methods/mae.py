@@ -45,8 +45,8 @@ class MAE(SSLMethod):
         decoder_heads: decoder attention heads (paper: 16).
         probe_every: steps between the online probe's extra pass over the clean view (it has no gradient). That
             pass encodes every patch, 1 / (1 - mask_ratio) = 4 times the tokens of the training pass: every 4 steps
-            it cost ~20% of a step at the parity budget (benchmarks/results/parity_speed.md), every 16 ~5%. It
-            only feeds the monitoring probe; the encoder's training is the same for any value.
+            it took about a quarter of the step time at the parity budget; every 16 steps images/s rose 1.3x
+            (benchmarks/results/parity_speed.md). It only feeds the monitoring probe: the encoder trains the same.
         **kwargs: `SSLMethod` arguments. `backbone` must be a timm ViT (default `vit_tiny_patch16_224`);
             `backbone_kwargs.img_size` defaults to `image_size`, set `patch_size` there (e.g. 4 for 28-32 px
             images). `augment` defaults to crop (scale 0.2-1) and flip only.
