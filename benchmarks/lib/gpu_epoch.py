@@ -31,6 +31,7 @@ from vision_ssl.heads import simclr_projector
 from vision_ssl.losses import info_nce
 from vision_ssl.methods import SimCLR
 from vision_ssl.transforms import SimCLRViews
+from vision_ssl.utils.speed import SpeedOptions
 
 MEAN, STD = (0.286,) * 3, (0.353,) * 3  # Fashion-MNIST's, gray repeated to RGB (configs/simclr_fashion_mnist.yaml)
 TEMPERATURE, HIDDEN, OUT = 0.5, 2048, 128  # configs/simclr_fashion_mnist.yaml
@@ -38,7 +39,8 @@ TEMPERATURE, HIDDEN, OUT = 0.5, 2048, 128  # configs/simclr_fashion_mnist.yaml
 
 @dataclass(frozen=True)
 class Options:
-    """Speed options of one run: Trainer precision, channels_last weights, torch.compile of the backbone."""
+    """Speed options of one run: Trainer precision, and channels_last / torch.compile through the package's
+    `vision_ssl.utils.speed.SpeedOptions` (config key `speed:`), as `vision-ssl fit` applies them."""
 
     bf16: bool = True
     channels_last: bool = True
@@ -47,18 +49,11 @@ class Options:
     def label(self) -> str:
         return ", ".join(f"{k} {'on' if v else 'off'}" for k, v in vars(self).items())
 
-
-class SpeedOptions(L.Callback):
-    """Applies channels_last and torch.compile to the model at fit start (the same for ours and the peer)."""
-
-    def __init__(self, opts: Options, compile_backend: str) -> None:
-        self.opts, self.backend = opts, compile_backend
-
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if self.opts.channels_last:
-            pl_module.to(memory_format=torch.channels_last)
-        if self.opts.compile:
-            pl_module.backbone.compile(backend=self.backend)  # in place: parameters and state_dict keys unchanged
+    def callback(self, compile_backend: str) -> SpeedOptions:
+        """The package's `SpeedOptions` (what `speed:` in a config applies) for channels_last and compile; it
+        compiles each model's `compile_modules` (default: the backbone, the peer's too)."""
+        return SpeedOptions(channels_last=self.channels_last, compile=self.compile,
+                            compile_backend=compile_backend if self.compile else "inductor")
 
 
 class Clock(L.Callback):
@@ -181,7 +176,7 @@ def trainer(sz: Any, opts: Options, clock: Clock, **kw: Any) -> L.Trainer:
     return L.Trainer(accelerator=sz.accelerator, devices=1, precision="bf16-mixed" if opts.bf16 else "32-true",
                      logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                      limit_val_batches=0, num_sanity_val_steps=0,
-                     callbacks=[clock, SpeedOptions(opts, sz.compile_backend)], **kw)
+                     callbacks=[clock, opts.callback(sz.compile_backend)], **kw)
 
 
 def epoch_side_by_side(sz: Any, root: str, images: torch.Tensor) -> dict:

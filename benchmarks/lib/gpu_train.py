@@ -28,7 +28,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from benchmarks.lib.gpu_epoch import Clock, Options, SpeedOptions, data_module, our_simclr, trainer
+from benchmarks.lib.gpu_epoch import Clock, Options, data_module, our_simclr, trainer
 from benchmarks.lib.method_speed import speed_model
 from benchmarks.lib.timing import PeakMemory
 from vision_ssl.cli import main as cli_main
@@ -120,7 +120,7 @@ def _steps(sz: Any, root: str, mode: str) -> None:
     trainer = L.Trainer(accelerator=sz.accelerator, devices=1, precision="bf16-mixed", logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         limit_val_batches=0, num_sanity_val_steps=0, max_steps=sz.sync_first + sz.sync_steps,
-                        callbacks=[SyncWatch(sz.sync_first, sz.sync_steps, mode), SpeedOptions(opts, "inductor"),
+                        callbacks=[SyncWatch(sz.sync_first, sz.sync_steps, mode), opts.callback("inductor"),
                                    ValidationMonitor(bank_size=4 * sz.batch_size)])
     trainer.fit(our_simclr(sz), datamodule=dm)
 

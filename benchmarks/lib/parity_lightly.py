@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -223,8 +224,12 @@ VIEWS = {"mae": mae_transform, "dino": dino_transform, "ijepa": ijepa_transform}
 COLLATES = {"ijepa": ijepa_collator}  # I-JEPA's masks come from lightly's collate function, as in its example
 
 
-def train_reference(method: str, r: Any, images: torch.Tensor, seed: int) -> tuple[nn.Module, dict[str, float]]:
-    """Train lightly's `method` on uint8 `images` (N, C, H, W); returns the backbone and wall-time figures."""
+def train_reference(method: str, r: Any, images: torch.Tensor, seed: int, max_steps: int | None = None,
+                    on_step: Callable[[int], None] | None = None) -> tuple[nn.Module, dict[str, float]]:
+    """Train lightly's `method` on uint8 `images` (N, C, H, W); returns the backbone and wall-time figures.
+
+    `max_steps` stops early (the schedules keep the full budget's length); `on_step(step)` is called after every
+    optimizer step (`benchmarks.lib.parity_speed` takes its timestamps there)."""
     require_lightly()
     from lightly.utils.scheduler import CosineWarmupScheduler
 
@@ -254,5 +259,11 @@ def train_reference(method: str, r: Any, images: torch.Tensor, seed: int) -> tup
             opt.step()
             sched.step()
             step += 1
+            if on_step is not None:
+                on_step(step)
+            if step == max_steps:
+                break
+        if step == max_steps:
+            break
     seconds = time.perf_counter() - start
     return model.encoder, {"wall_s": seconds, "images_per_s": step * r.batch_size / max(seconds, 1e-9)}
