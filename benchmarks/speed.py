@@ -15,9 +15,9 @@ LightlySSL also implements at the peer-parity budget, `vision-ssl fit` vs the li
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
+
+from benchmarks.lib import dispatch
 
 SUBCOMMANDS = {  # name: (module with main(argv), what it measures)
     "train": ("benchmarks.lib.throughput", "views, training step and end-to-end training of every image method"),
@@ -28,13 +28,7 @@ SUBCOMMANDS = {  # name: (module with main(argv), what it measures)
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    p = argparse.ArgumentParser(prog="python -m benchmarks.speed", description=__doc__.split("\n\n")[0],
-                                epilog="\n".join(f"  {k:8} {v[1]}" for k, v in SUBCOMMANDS.items()),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("subcommand", choices=tuple(SUBCOMMANDS), help="what to time (options: SUBCOMMAND --help)")
-    args = p.parse_args(argv[:1])
-    importlib.import_module(SUBCOMMANDS[args.subcommand][0]).main(argv[1:])
+    dispatch("python -m benchmarks.speed", __doc__, SUBCOMMANDS, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ neighbours of predicted embeddings on OpenCV's vtest.avi).
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
+
+from benchmarks.lib import dispatch
 
 SUBCOMMANDS = {
     "next-frame": ("benchmarks.lib.next_frame", "deterministic vs SVG-LP next-frame prediction, same budget"),
@@ -20,13 +20,7 @@ SUBCOMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    p = argparse.ArgumentParser(prog="python -m benchmarks.video", description=__doc__.split("\n\n")[0],
-                                epilog="\n".join(f"  {k:10} {v[1]}" for k, v in SUBCOMMANDS.items()),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("subcommand", choices=tuple(SUBCOMMANDS), help="which study (options: SUBCOMMAND --help)")
-    args = p.parse_args(argv[:1])
-    importlib.import_module(SUBCOMMANDS[args.subcommand][0]).main(argv[1:])
+    dispatch("python -m benchmarks.video", __doc__, SUBCOMMANDS, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":
