@@ -35,13 +35,14 @@ def test_report_end_to_end(tmp_path):
     rows = list(csv.DictReader((out / "report.csv").open()))
     assert [r["method"] for r in rows] == ["SimCLR", "SimCLR", "random weights", "ImageNet supervised"]
     assert [r["seed"] for r in rows[:2]] == ["0", "1"] and rows[0]["epochs"] == "1"
-    for r in rows:
-        for key in ("linear_top1", "knn_top1", "finetune_top1"):
-            assert 0.0 <= float(r[key]) <= 1.0
-        assert 1.0 <= float(r["rankme"]) <= float(r["num_features"])
     md = (out / "report.md").read_text()
     simclr = next(line for line in md.splitlines() if line.startswith("| SimCLR"))
     assert "(n=2)" in simclr and simclr.count("±") == 4  # linear, kNN, fine-tune, RankMe over the two seeds
+    import statistics
+
+    for key in ("linear_top1", "knn_top1", "finetune_top1"):  # the table is the CSV's two seeds, in %
+        vals = [100 * float(r[key]) for r in rows[:2]]
+        assert f"{statistics.mean(vals):.2f} ± {statistics.stdev(vals):.2f}" in simclr, key
     assert "| ImageNet supervised | tf_efficientnet_lite0 |" in md and "vision-ssl report" in md
     assert (out / "projector" / "projector_config.pbtxt").is_file()
     sprites = sorted(p.parent.name for p in (out / "projector").rglob("sprite.png"))  # thumbnails, one per encoder
