@@ -25,7 +25,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
-from benchmarks.lib.lightly_peer import PILDataset
+from benchmarks.lib.parity_lightly import PILDataset
 from vision_ssl.data import FashionMNISTDataModule
 from vision_ssl.heads import simclr_projector
 from vision_ssl.losses import info_nce

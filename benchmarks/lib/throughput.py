@@ -24,26 +24,23 @@ import contextlib
 import copy
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
 from benchmarks.lib.env import RESULTS, environment, write_json
-from benchmarks.lib.lightly_peer import (
-    LightlySimCLR,
-    PILDataset,
-    lightly_step,
-    require_lightly,
-    simclr_transform,
-)
 from benchmarks.lib.method_speed import method_records
+from benchmarks.lib.parity_lightly import PILDataset, SimCLRRef, require_lightly, two_view_transform
+from benchmarks.lib.parity_recipes import RECIPES
 from benchmarks.lib.timing import fresh_iterator_windows, interleaved, median, record
 from vision_ssl.data import FashionMNISTDataModule
 from vision_ssl.data.base import TensorImageDataset
 from vision_ssl.methods import SimCLR
 from vision_ssl.methods.step import Views
 from vision_ssl.registry import IMAGE_METHODS
+from vision_ssl.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
 def load_images(n: int, size: int, root: str) -> torch.Tensor:
@@ -88,20 +85,36 @@ class Ours:
         self.opt.step()
 
 
-def peer_model(args: argparse.Namespace, ours: Ours) -> tuple[LightlySimCLR, Any, torch.optim.Optimizer, Any]:
-    from lightly.loss import NTXentLoss
+def peer_recipe(args: argparse.Namespace) -> Any:
+    """The parity benchmark's SimCLR recipe with this benchmark's widths and our `SimCLR` defaults (crop
+    (0.08, 1), jitter 0.5 with p 0.8, grayscale 0.2, no blur, ImageNet normalisation, temperature 0.2)."""
+    return replace(RECIPES["simclr"], hidden=args.proj_hidden_dim, out=128, temperature=0.2,
+                   image_size=args.image_size, crop_scale=(0.08, 1.0), mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
-    model = LightlySimCLR(copy.deepcopy(ours.plain_backbone), args.proj_hidden_dim, 128).to(ours.device, memory_format=ours.fmt)
+
+def peer_model(args: argparse.Namespace, ours: Ours) -> tuple[SimCLRRef, torch.optim.Optimizer, Any]:
+    """The parity benchmark's LightlySSL SimCLR (`SimCLRRef`: backbone + `SimCLRProjectionHead` + `NTXentLoss`)
+    on a copy of our backbone."""
+    model = SimCLRRef(copy.deepcopy(ours.plain_backbone), peer_recipe(args)).to(ours.device, memory_format=ours.fmt)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     autocast = torch.autocast(ours.device.type, dtype=torch.bfloat16, enabled=ours.bf16)
-    return model, NTXentLoss(temperature=0.2), opt, autocast
+    return model, opt, autocast
+
+
+def peer_step(model: SimCLRRef, opt: torch.optim.Optimizer, x0: torch.Tensor, x1: torch.Tensor, autocast: Any) -> None:
+    """One step of the parity loop's body (lightly's example): z0 = head(backbone(x0)), z1 likewise, NT-Xent."""
+    with autocast:
+        loss = model.loss(x0, x1)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
 
 
 def loaders(args: argparse.Namespace, images: torch.Tensor) -> tuple[Any, Any]:
     kw = dict(batch_size=args.batch_size, shuffle=True, drop_last=True, num_workers=args.workers,
               pin_memory=torch.device(args.device).type == "cuda")
     ours = lambda: DataLoader(TensorImageDataset(images, torch.zeros(len(images)), 3), **kw)  # noqa: E731
-    peer = lambda: DataLoader(PILDataset(images, simclr_transform(args.image_size)), **kw)  # noqa: E731
+    peer = lambda: DataLoader(PILDataset(images, two_view_transform(peer_recipe(args))), **kw)  # noqa: E731
     return ours, peer
 
 
@@ -109,7 +122,7 @@ def side_by_side(args: argparse.Namespace, images: torch.Tensor) -> list[dict]:
     out = []
     opts = dict(bf16=args.bf16, channels_last=args.channels_last, compile=args.compile)
     ours = Ours(args, **opts)
-    peer, criterion, peer_opt, peer_autocast = peer_model(args, ours)
+    peer, peer_opt, peer_autocast = peer_model(args, ours)
     ours_loader, peer_loader = loaders(args, images)
     w, win, per = args.warmup, args.windows, args.steps
     dev = ours.device
@@ -138,7 +151,7 @@ def side_by_side(args: argparse.Namespace, images: torch.Tensor) -> list[dict]:
             return x1.shape[0]
 
         def step_peer() -> int:
-            lightly_step(peer, criterion, peer_opt, x1, x2, peer_autocast)
+            peer_step(peer, peer_opt, x1, x2, peer_autocast)
             return x1.shape[0]
 
         r = interleaved({"ours": step_ours, "peer": step_peer}, w, win, per, dev)
@@ -151,7 +164,7 @@ def side_by_side(args: argparse.Namespace, images: torch.Tensor) -> list[dict]:
 
         def e2e_peer(batch: Any) -> int:
             x0, x1 = (v.to(dev, non_blocking=True).contiguous(memory_format=ours.fmt) for v in batch[0])
-            lightly_step(peer, criterion, peer_opt, x0, x1, peer_autocast)
+            peer_step(peer, peer_opt, x0, x1, peer_autocast)
             return x0.shape[0]
 
         r = fresh_iterator_windows({"ours": ours_loader, "peer": peer_loader}, {"ours": e2e_ours, "peer": e2e_peer},
