@@ -39,34 +39,38 @@ def _sync(r: dict) -> list[str]:
 
 
 def _epoch(r: dict) -> list[str]:
-    return [f"{r['epoch_images']:,} images per epoch, batch {r['batch_size']} (drop_last), {r['options']}; the "
-            "second of two epochs (the first compiles and starts workers).", "",
-            "| | seconds per epoch | first epoch (s) |", "| --- | --- | --- |",
+    return [f"`speed train`'s e2e/simclr: loader + views + step, batch {r['batch_size']}, {r['options']}; "
+            f"an epoch of {r['epoch_images']:,} images timed at the median steady rate (after the warm-up, which "
+            "compiles and starts workers).", "",
+            "| | seconds per epoch | images/s |", "| --- | --- | --- |",
             f"| ours (uint8 batches, views on the GPU) | **{_f(r['ours_epoch_seconds'], '{:.2f}')}** | "
-            f"{_f(r['ours_first_epoch_seconds'])} |",
+            f"{_f(r['ours_img_per_s'], '{:.0f}')} |",
             f"| peer: {r['peer']}, {r['peer_workers']} workers | **{_f(r['peer_epoch_seconds'], '{:.2f}')}** | "
-            f"{_f(r['peer_first_epoch_seconds'])} |", "",
+            f"{_f(r['peer_img_per_s'], '{:.0f}')} |", "",
             f"Ours is **{_f(r['speedup'], '{:.2f}')}x** the peer."]
 
 
 def _methods(r: dict) -> list[str]:
     ok = [row for row in r["rows"] if "error" not in row]
-    lines = ([f"Batch {ok[0]['batch_size']}, {ok[0]['options']}; Trainer.fit with augmentation, online probe and "
-              "logging; images/s over the steps after the warm-up.", ""] if ok else [])
-    lines += ["| method | backbone | train images/s | peak memory (MiB) |", "| --- | --- | --- | --- |"]
+    lines = ([f"`speed train`'s method/* records: batch {ok[0]['batch_size']}, {ok[0]['options']}; Trainer.fit with "
+              "augmentation, online probe and logging; median images/s of the windows after the warm-up.", ""]
+             if ok else [])
+    lines += ["| method | backbone | train images/s | data pipeline images/s | peak memory (MiB) |",
+              "| --- | --- | --- | --- | --- |"]
     for row in r["rows"]:
         if "error" in row:
-            lines.append(f"| {row['name']} | - | failed: `{row['error'][:150]}` | - |")
+            lines.append(f"| {row['name']} | - | failed: `{row['error'][:150]}` | - | - |")
         else:
             lines.append(f"| {row['name']} | {row['backbone']} | {_f(row['img_per_s'], '{:.0f}')} | "
-                         f"{_f(row['peak_memory_mib'], '{:.0f}')} |")
+                         f"{_f(row['data_img_per_s'], '{:.0f}')} | {_f(row['peak_memory_mib'], '{:.0f}')} |")
     return lines + [""] + [f"- {n}" for n in r["notes"]]
 
 
 def _options(rows: list[dict]) -> list[str]:
-    lines = ["| run | options | images/s | vs all off | wall (s, incl. compile) |", "| --- | --- | --- | --- | --- |"]
+    lines = ["`speed train`'s option records: our SimCLR step on ready views, each run interleaved with all off.", "",
+             "| run | options | images/s | vs all off | first step (s, incl. compile) |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {r['run']} | {r['options']} | " + (f"skipped: {r['skipped']} | - | - |" if "skipped" in r else
-              f"{_f(r['img_per_s'], '{:.0f}')} | {_f(r['vs_all_off'], '{:.2f}')}x | {_f(r['wall_seconds'])} |")
+              f"{_f(r['img_per_s'], '{:.0f}')} | {_f(r['vs_all_off'], '{:.2f}')}x | {_f(r['first_step_seconds'])} |")
               for r in rows]
     return lines
 

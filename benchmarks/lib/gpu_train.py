@@ -1,11 +1,6 @@
-"""Sections of benchmarks/gpu_check.py that train through the public surface:
+"""The two sections of benchmarks/gpu_check.py that `speed` and `accuracy` have no function for (the timed
+sections (a)-(c) call `benchmarks.lib.throughput` and `method_speed`):
 
-- (b) images/s and peak memory of every registered image method, its published recipe
-  (configs/<method>_fashion_mnist.yaml) on this check's backbone unless the recipe names its own ViT:
-  `Trainer.fit` with augmentation, online probe and logging, timed over a window of steps; peak memory by
-  benchmarks/lib/timing.py's `PeakMemory` (`torch.cuda.max_memory_allocated` on a GPU). One method at a time, so
-  one failure does not hide the others. (`python -m benchmarks.speed train` also times each method's data pipeline
-  through `make_views`, a method internal; this check keeps to `Trainer.fit`.)
 - (d) a short SimCLR ResNet-18 pretrain on Fashion-MNIST with `vision_ssl.cli.main(["fit", ...])` and the
   reference config, then the kNN top-1 of its `last.ckpt` (`vision_ssl.eval.knn.knn_eval`) beside its
   random-weights twin;
@@ -28,40 +23,25 @@ from typing import Any
 import lightning as L
 import torch
 
-from benchmarks.lib.gpu_epoch import Clock, Options, data_module, our_simclr, trainer
-from benchmarks.lib.method_speed import speed_model
-from benchmarks.lib.timing import PeakMemory
 from vision_ssl.cli import main as cli_main
+from vision_ssl.data import FashionMNISTDataModule
 from vision_ssl.eval import load_run, random_twin
 from vision_ssl.eval.knn import knn_eval
 from vision_ssl.eval.monitor import ValidationMonitor
-from vision_ssl.registry import IMAGE_METHODS, METHODS, VIDEO_METHODS
+from vision_ssl.methods import SimCLR
+from vision_ssl.transforms import SimCLRViews
+from vision_ssl.utils.speed import SpeedOptions
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def method_rows(sz: Any, root: str, deadline: float) -> tuple[list[dict], list[str]]:
-    """(b): one `method_records` row per registered image method that has a recipe; notes for the others."""
-    notes = [f"{m}: video method, not an image-throughput row" for m in METHODS if m in VIDEO_METHODS]
-    rows = []
-    steps = sz.method_warmup + sz.method_steps
-    dm = data_module(sz, root, sz.method_batch_size * (steps + 1), sz.method_batch_size)
-    for name in IMAGE_METHODS:
-        if time.monotonic() > deadline:
-            notes.append(f"{name}: skipped, the check's time budget was spent")
-            continue
-        try:
-            L.seed_everything(0, verbose=False)
-            model = speed_model(name, sz.image_size, root, sz.backbone, dict(sz.backbone_kwargs), sz.cifar_stem)
-            clock = Clock(window=(sz.method_warmup, steps))
-            with PeakMemory(sz.device) as mem:
-                trainer(sz, Options(compile=False), clock, max_steps=steps).fit(model, datamodule=dm)
-            rows.append({"name": name, "backbone": model.hparams.get("backbone"), "img_per_s": clock.rate(),
-                         "peak_memory_mib": mem.mib, "batch_size": sz.method_batch_size,
-                         "options": Options(compile=False).label()})
-        except Exception as err:  # noqa: BLE001  (one method's failure is a result, not the end of the check)
-            rows.append({"name": name, "error": f"{type(err).__name__}: {str(err)[:300]}"})
-    return rows, notes
+def our_simclr(sz: Any) -> SimCLR:
+    """The check's SimCLR (recipe widths and temperature of configs/simclr_fashion_mnist.yaml) on its backbone."""
+    return SimCLR(backbone=sz.backbone, backbone_kwargs=dict(sz.backbone_kwargs), cifar_stem=sz.cifar_stem,
+                  image_size=sz.image_size, num_classes=10, mean=(0.286,) * 3, std=(0.353,) * 3, proj_hidden_dim=2048,
+                  proj_output_dim=128, temperature=0.5, warmup_epochs=0,
+                  optimizer=lambda p: torch.optim.SGD(p, lr=0.06, momentum=0.9, weight_decay=5e-4),
+                  augment=SimCLRViews(crop_scale=(0.08, 1.0), jitter_strength=0.5, blur_p=0.0))
 
 
 def pretrain_knn(sz: Any, root: str, out: Path) -> dict:
@@ -115,12 +95,12 @@ def _where(filename: str, lineno: int) -> str:
 
 
 def _steps(sz: Any, root: str, mode: str) -> None:
-    opts = Options(bf16=True, channels_last=True, compile=False)  # eager: every Python line can be named
-    dm = data_module(sz, root, sz.batch_size * (sz.sync_first + sz.sync_steps + 1))
+    dm = FashionMNISTDataModule(root=root, image_size=sz.image_size, channels=3, batch_size=sz.batch_size,
+                                num_workers=0, max_train_samples=sz.batch_size * (sz.sync_first + sz.sync_steps + 1))
     trainer = L.Trainer(accelerator=sz.accelerator, devices=1, precision="bf16-mixed", logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         limit_val_batches=0, num_sanity_val_steps=0, max_steps=sz.sync_first + sz.sync_steps,
-                        callbacks=[SyncWatch(sz.sync_first, sz.sync_steps, mode), opts.callback("inductor"),
+                        callbacks=[SyncWatch(sz.sync_first, sz.sync_steps, mode), SpeedOptions(channels_last=True),  # eager: every line can be named
                                    ValidationMonitor(bank_size=4 * sz.batch_size)])
     trainer.fit(our_simclr(sz), datamodule=dm)
 

@@ -7,7 +7,9 @@ The models follow `parity_reference.Reference`; DINO's and I-JEPA's live in `par
 
 Everything a recipe fixes (backbone, heads' widths, temperature, queue, momentum, views, normalisation, AdamW, the
 warm-up + cosine schedule per step, batch, epochs) comes from `parity_recipes.Recipe`, shared with the vision_ssl
-side. lightly is a `bench` extra, never a dependency of vision_ssl.
+side. `python -m benchmarks.speed train` reuses `SimCLRRef`, `two_view_transform` and `PILDataset` for its
+SimCLR side by side, so there is one LightlySSL SimCLR in the benchmarks. lightly is a `bench` extra, never a
+dependency of vision_ssl.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from PIL import Image
 from torch import nn
+from torch.utils.data import Dataset
 
-from benchmarks.lib.lightly_peer import PILDataset, require_lightly
 from benchmarks.lib.parity_lightly_ema import (
     DINORef,
     IJEPARef,
@@ -31,6 +34,30 @@ from benchmarks.lib.parity_lightly_ema import (
 )
 from benchmarks.lib.parity_reference import Reference
 from vision_ssl.backbones import create_backbone
+
+
+def require_lightly() -> Any:
+    try:
+        import lightly
+    except ImportError as err:
+        raise ImportError("the LightlySSL side of the benchmark needs LightlySSL: pip install -e '.[bench]'") from err
+    return lightly
+
+
+class PILDataset(Dataset):
+    """uint8 images (N, C, H, W) served as PIL RGB images through `transform`, like a torchvision dataset."""
+
+    def __init__(self, images: torch.Tensor, transform: Any) -> None:
+        self.images, self.transform = images, transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[Any, int]:
+        x = self.images[i]
+        if x.shape[0] == 1:
+            x = x.expand(3, -1, -1)
+        return self.transform(Image.fromarray(x.permute(1, 2, 0).numpy(), mode="RGB")), 0
 
 
 class SimCLRRef(Reference):

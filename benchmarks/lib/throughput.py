@@ -24,26 +24,24 @@ import contextlib
 import copy
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
 from benchmarks.lib.env import RESULTS, environment, write_json
-from benchmarks.lib.lightly_peer import (
-    LightlySimCLR,
-    PILDataset,
-    lightly_step,
-    require_lightly,
-    simclr_transform,
-)
 from benchmarks.lib.method_speed import method_records
+from benchmarks.lib.parity_lightly import PILDataset, SimCLRRef, require_lightly, two_view_transform
+from benchmarks.lib.parity_recipes import RECIPES
 from benchmarks.lib.timing import fresh_iterator_windows, interleaved, median, record
+from benchmarks.lib.torchvision_peer import DESCRIPTION, TorchvisionSimCLR, TwoViews
 from vision_ssl.data import FashionMNISTDataModule
 from vision_ssl.data.base import TensorImageDataset
 from vision_ssl.methods import SimCLR
 from vision_ssl.methods.step import Views
 from vision_ssl.registry import IMAGE_METHODS
+from vision_ssl.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
 def load_images(n: int, size: int, root: str) -> torch.Tensor:
@@ -71,7 +69,7 @@ class Ours:
         self.plain_backbone = self.model.backbone  # the peer copies this one, never the compiled wrapper
         self.no_labels = torch.full((args.batch_size,), -1, device=self.device)  # SimCLR's step ignores labels
         if compile:
-            self.model.backbone = torch.compile(self.model.backbone)
+            self.model.backbone = torch.compile(self.model.backbone, backend=args.compile_backend)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
@@ -88,20 +86,51 @@ class Ours:
         self.opt.step()
 
 
-def peer_model(args: argparse.Namespace, ours: Ours) -> tuple[LightlySimCLR, Any, torch.optim.Optimizer, Any]:
-    from lightly.loss import NTXentLoss
+def peer_recipe(args: argparse.Namespace) -> Any:
+    """The parity benchmark's SimCLR recipe with this benchmark's widths and our `SimCLR` defaults (crop
+    (0.08, 1), jitter 0.5 with p 0.8, grayscale 0.2, no blur, ImageNet normalisation, temperature 0.2)."""
+    return replace(RECIPES["simclr"], hidden=args.proj_hidden_dim, out=128, temperature=0.2,
+                   image_size=args.image_size, crop_scale=(0.08, 1.0), mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
-    model = LightlySimCLR(copy.deepcopy(ours.plain_backbone), args.proj_hidden_dim, 128).to(ours.device, memory_format=ours.fmt)
+
+def lightly_peer(args: argparse.Namespace) -> bool:
+    """`--peer`: lightly (required), torchvision (never) or auto (lightly where it is installed)."""
+    if args.peer == "torchvision":
+        return False
+    try:
+        require_lightly()
+    except ImportError:
+        if args.peer == "lightly":
+            raise
+        return False
+    return True
+
+
+def peer_model(args: argparse.Namespace, ours: Ours) -> tuple[Any, torch.optim.Optimizer, Any]:
+    """The parity benchmark's LightlySSL SimCLR (`SimCLRRef`: backbone + `SimCLRProjectionHead` + `NTXentLoss`)
+    on a copy of our backbone; without lightly, the same layers and loss from `torchvision_peer`."""
+    cls = SimCLRRef if lightly_peer(args) else TorchvisionSimCLR
+    model = cls(copy.deepcopy(ours.plain_backbone), peer_recipe(args)).to(ours.device, memory_format=ours.fmt)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     autocast = torch.autocast(ours.device.type, dtype=torch.bfloat16, enabled=ours.bf16)
-    return model, NTXentLoss(temperature=0.2), opt, autocast
+    return model, opt, autocast
+
+
+def peer_step(model: Any, opt: torch.optim.Optimizer, x0: torch.Tensor, x1: torch.Tensor, autocast: Any) -> None:
+    """One step of the parity loop's body (lightly's example): z0 = head(backbone(x0)), z1 likewise, NT-Xent."""
+    with autocast:
+        loss = model.loss(x0, x1)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
 
 
 def loaders(args: argparse.Namespace, images: torch.Tensor) -> tuple[Any, Any]:
     kw = dict(batch_size=args.batch_size, shuffle=True, drop_last=True, num_workers=args.workers,
               pin_memory=torch.device(args.device).type == "cuda")
     ours = lambda: DataLoader(TensorImageDataset(images, torch.zeros(len(images)), 3), **kw)  # noqa: E731
-    peer = lambda: DataLoader(PILDataset(images, simclr_transform(args.image_size)), **kw)  # noqa: E731
+    transform = (two_view_transform if lightly_peer(args) else TwoViews)(peer_recipe(args))
+    peer = lambda: DataLoader(PILDataset(images, transform), **kw)  # noqa: E731
     return ours, peer
 
 
@@ -109,11 +138,11 @@ def side_by_side(args: argparse.Namespace, images: torch.Tensor) -> list[dict]:
     out = []
     opts = dict(bf16=args.bf16, channels_last=args.channels_last, compile=args.compile)
     ours = Ours(args, **opts)
-    peer, criterion, peer_opt, peer_autocast = peer_model(args, ours)
+    peer, peer_opt, peer_autocast = peer_model(args, ours)
     ours_loader, peer_loader = loaders(args, images)
     w, win, per = args.warmup, args.windows, args.steps
     dev = ours.device
-    desc = f"lightly {require_lightly().__version__}"
+    desc = f"lightly {require_lightly().__version__}" if lightly_peer(args) else DESCRIPTION
 
     def consume_ours(batch: Any) -> int:
         with torch.no_grad():
@@ -138,7 +167,7 @@ def side_by_side(args: argparse.Namespace, images: torch.Tensor) -> list[dict]:
             return x1.shape[0]
 
         def step_peer() -> int:
-            lightly_step(peer, criterion, peer_opt, x1, x2, peer_autocast)
+            peer_step(peer, peer_opt, x1, x2, peer_autocast)
             return x1.shape[0]
 
         r = interleaved({"ours": step_ours, "peer": step_peer}, w, win, per, dev)
@@ -151,7 +180,7 @@ def side_by_side(args: argparse.Namespace, images: torch.Tensor) -> list[dict]:
 
         def e2e_peer(batch: Any) -> int:
             x0, x1 = (v.to(dev, non_blocking=True).contiguous(memory_format=ours.fmt) for v in batch[0])
-            lightly_step(peer, criterion, peer_opt, x0, x1, peer_autocast)
+            peer_step(peer, peer_opt, x0, x1, peer_autocast)
             return x0.shape[0]
 
         r = fresh_iterator_windows({"ours": ours_loader, "peer": peer_loader}, {"ours": e2e_ours, "peer": e2e_peer},
@@ -160,17 +189,18 @@ def side_by_side(args: argparse.Namespace, images: torch.Tensor) -> list[dict]:
         if args.epoch_images:
             extra = {"ours_epoch_seconds": args.epoch_images / median(r["ours"]),
                      "peer_epoch_seconds": args.epoch_images / median(r["peer"]), "epoch_images": args.epoch_images}
-        out.append(record("e2e/simclr", r["ours"], f"{desc} loader + SimCLRTransform + step", r["peer"], **extra))
+        out.append(record("e2e/simclr", r["ours"], f"{desc} loader + SimCLRTransform + step" if desc != DESCRIPTION else f"{desc}; loader + views + step", r["peer"], **extra))
     return out
 
 
-def option_records(args: argparse.Namespace, images: torch.Tensor) -> list[dict]:
-    """Each speed option alone on our SimCLR step, against the same step with every option off."""
+def option_records(args: argparse.Namespace, images: torch.Tensor, runs: dict[str, dict] | None = None) -> list[dict]:
+    """Our SimCLR step with each of `runs` (name: `Ours` options; default each option alone), against the same step
+    with every option off."""
     out = []
     base = Ours(args)
     x1, x2 = base.views(images[: args.batch_size])
-    options = {"channels_last": dict(channels_last=True), "bf16_autocast": dict(bf16=True)}
-    if args.try_compile:
+    options = runs or {"channels_last": dict(channels_last=True), "bf16_autocast": dict(bf16=True)}
+    if args.try_compile and runs is None:
         options["torch_compile"] = dict(compile=True)
     for name, kw in options.items():
         if args.options and name not in args.options:
@@ -219,8 +249,9 @@ def markdown(records: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def settings(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options of `python -m benchmarks.speed train` (the GPU check builds its runs from them)."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.speed train", description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--backbone", default="tiny")
     p.add_argument("--width", type=int, default=16, help="width of the tiny backbone")
@@ -232,6 +263,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bf16", action="store_true", help="bf16 autocast in the side-by-side and method runs")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile our backbone in the side-by-side runs")
+    p.add_argument("--compile-backend", default="inductor", help="torch.compile backend (eager: checks code only)")
+    p.add_argument("--peer", default="lightly", choices=["auto", "lightly", "torchvision"],
+                   help="SimCLR peer: lightly's (parity_lightly), its torchvision rebuild, or lightly where installed")
     p.add_argument("--try-compile", action="store_true", help="add option/torch_compile (slow to compile on CPU)")
     p.add_argument("--options", nargs="+", default=None, help="only these option/* rows (default: all)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps before the windows")
@@ -246,12 +280,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--append", action="store_true", help="add the rows to this tag's existing results")
     p.add_argument("--note", action="append", default=[], help="a line added under the table (e.g. what was not run)")
     args = p.parse_args(argv)
+    args.backbone_kwargs = {"width": args.width} if args.backbone == "tiny" else {}
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = settings(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no GPU visible; nothing measured")
     if args.threads:
         torch.set_num_threads(args.threads)
-    args.backbone_kwargs = {"width": args.width} if args.backbone == "tiny" else {}
-    require_lightly()
+    if args.peer == "lightly":
+        require_lightly()
     torch.manual_seed(0)
     images = load_images(max(args.batch_size * (args.warmup + args.steps + 2), args.epoch_images or 0), args.image_size, args.root)
     meta = {"environment": environment(), "config": {k: v for k, v in vars(args).items()}}
