@@ -16,7 +16,7 @@ An unreadable image stops the run with its path, or with `--skip-corrupt` is lef
 `ImageFolderDataModule` does. `--projector DIR` also writes a TensorBoard projector (names, labels, thumbnails).
 
 From Python: `vision_ssl.embed(encoder, images)` (vision_ssl/pretrained.py), which shares the encoder loading and the
-batched loop with this command, and reads folders and shards through `embed` below.
+folder and shard loop (`vision_ssl.pretrained.embed_source`) with this command.
 """
 
 from __future__ import annotations
@@ -24,23 +24,18 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from vision_ssl import projector
-from vision_ssl.data.base import resize_uint8
-from vision_ssl.data.shards import META_FILE
-from vision_ssl.data.streaming import StreamingImageDataModule, is_url
 from vision_ssl.encoder_options import add_encoder_args
 from vision_ssl.pretrained import (
     FileImages,
     PretrainedEncoder,
-    encode_batches,
+    embed_source,
     folder_source,
     load_encoder,
 )
@@ -59,57 +54,9 @@ def load_backbone(spec: str, image_size: int | None) -> tuple[nn.Module, nn.Modu
 def embed(spec: str | PretrainedEncoder, data: str, image_size: int | None = None, batch_size: int = 256,
           workers: int = 2, skip_corrupt: bool = False, device: str | None = None, thumbs: int = 0,
           progress: bool | None = True) -> dict[str, Any]:
-    """Embed every image of `data` with the encoder `spec` (see the module docstring); with `thumbs`, keep that many
-    32x32 thumbnails for the projector."""
+    """Embed every image of `data` with the encoder `spec` (see the module docstring and `embed_source`)."""
     enc = spec if isinstance(spec, PretrainedEncoder) else load_encoder(spec, image_size)
-    size, channels = enc.image_size, enc.channels
-    shards = is_url(data) or os.path.isfile(os.path.join(data, META_FILE))
-    names: list[str] = []
-    skipped: list[str]
-    loaders: list[Any]
-    if shards:
-        dm = StreamingImageDataModule(root=data, image_size=size, channels=channels, batch_size=batch_size,
-                                      num_workers=workers)
-        from vision_ssl.data.shard_reader import ShardLoader
-
-        splits = list(dm.meta["splits"])
-        loaders = [ShardLoader(dm.shards(s, ids=True), batch_size=batch_size, num_workers=workers) for s in splits]
-        classes, skipped = dm.classes, []
-        total = sum(int(dm.meta["splits"][s]) for s in splits)
-    else:
-        dataset, names, classes, skipped = folder_source(data, size, channels, skip_corrupt)
-        loaders, splits, total = [DataLoader(dataset, batch_size=batch_size, num_workers=workers)], [""], len(names)
-    labels: list[torch.Tensor] = []
-    indices: list[torch.Tensor] = []
-    thumbnails: list[torch.Tensor] = []
-
-    def keep(batch: Any, split: str) -> None:
-        images, y, idx = batch[0], batch[1], batch[2]
-        if shards:
-            names.extend(f"{split}/{n}" for n in batch[3])
-        labels.append(torch.as_tensor(y))
-        indices.append(torch.as_tensor(idx))
-        if sum(t.shape[0] for t in thumbnails) < thumbs:
-            thumbnails.append(resize_uint8(images, 32))
-
-    def batches() -> Iterator[Any]:
-        for split, loader in zip(splits, loaders, strict=True):
-            it = iter(loader)
-            try:
-                for batch in it:
-                    keep(batch, split)
-                    yield batch
-            except ValueError as err:  # a worker's error: its own message, one line
-                from vision_ssl.data.shard_reader import one_line, stop_workers
-
-                stop_workers(it)  # the others would hold PyTorch's shutdown for 5 s
-                raise ValueError(one_line(err)) from err
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    feats = encode_batches(enc, batches(), total, device, progress)
-    return {"embeddings": feats, "names": names, "indices": torch.cat(indices).long(),
-            "labels": torch.cat(labels).long(), "classes": list(classes), "encoder": enc.spec, "skipped": skipped,
-            "thumbnails": torch.cat(thumbnails)[:thumbs] if thumbnails else None}
+    return embed_source(enc, data, batch_size, workers, skip_corrupt, device, thumbs, progress)
 
 
 def write(result: dict[str, Any], out: str) -> None:

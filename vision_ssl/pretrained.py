@@ -1,5 +1,5 @@
 """A pretrained encoder with its input transform, built from a spec string with no dataset on disk, and the batched
-embedding loop shared by `vision_ssl.embed` and `vision-ssl embed`.
+embedding loops (tensors, images, folders and shards) shared by `vision_ssl.embed` and `vision-ssl embed`.
 
 Specs are the evaluators' (`vision_ssl.eval.encoders`): `PATH.ckpt` (a `vision-ssl fit` checkpoint), `random:PATH.ckpt`
 (its architecture with fresh seeded weights), `timm:NAME`, `timm:NAME=PATH` and `efficientnet_lite0_package`.
@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
-from vision_ssl.data.base import fit_channels
+from vision_ssl.data.base import fit_channels, resize_uint8
 from vision_ssl.data.image_folder import readable
-from vision_ssl.data.shards import encode_file, folder_splits
+from vision_ssl.data.shards import META_FILE, encode_file, folder_splits
+from vision_ssl.data.streaming import StreamingImageDataModule, is_url
 
 
 class PretrainedEncoder(nn.Module):
@@ -179,6 +180,63 @@ def tensor_batches(images: torch.Tensor, encoder: PretrainedEncoder, batch_size:
         yield encoder.prepare(x)
 
 
+def embed_source(enc: PretrainedEncoder, data: str, batch_size: int = 256, workers: int = 2,
+                 skip_corrupt: bool = False, device: str | None = None, thumbs: int = 0,
+                 progress: bool | None = True) -> dict[str, Any]:
+    """Embed every image of a folder or of shards from `vision-ssl prepare-data` (a folder or a URL) with `enc`:
+    {"embeddings" (N, D), "names", "indices", "labels" (-1: no class), "classes", "encoder", "skipped",
+    "thumbnails"} in the order listed (folders: sorted paths; shards: shard order). The loop under `embed` and
+    `vision-ssl embed` (`vision_ssl.embed_cli`); with `thumbs`, keep that many 32x32 thumbnails for the projector."""
+    size, channels = enc.image_size, enc.channels
+    shards = is_url(data) or os.path.isfile(os.path.join(data, META_FILE))
+    names: list[str] = []
+    skipped: list[str]
+    loaders: list[Any]
+    if shards:
+        dm = StreamingImageDataModule(root=data, image_size=size, channels=channels, batch_size=batch_size,
+                                      num_workers=workers)
+        from vision_ssl.data.shard_reader import ShardLoader
+
+        splits = list(dm.meta["splits"])
+        loaders = [ShardLoader(dm.shards(s, ids=True), batch_size=batch_size, num_workers=workers) for s in splits]
+        classes, skipped = dm.classes, []
+        total = sum(int(dm.meta["splits"][s]) for s in splits)
+    else:
+        dataset, names, classes, skipped = folder_source(data, size, channels, skip_corrupt)
+        loaders, splits, total = [DataLoader(dataset, batch_size=batch_size, num_workers=workers)], [""], len(names)
+    labels: list[torch.Tensor] = []
+    indices: list[torch.Tensor] = []
+    thumbnails: list[torch.Tensor] = []
+
+    def keep(batch: Any, split: str) -> None:
+        images, y, idx = batch[0], batch[1], batch[2]
+        if shards:
+            names.extend(f"{split}/{n}" for n in batch[3])
+        labels.append(torch.as_tensor(y))
+        indices.append(torch.as_tensor(idx))
+        if sum(t.shape[0] for t in thumbnails) < thumbs:
+            thumbnails.append(resize_uint8(images, 32))
+
+    def batches() -> Iterator[Any]:
+        for split, loader in zip(splits, loaders, strict=True):
+            it = iter(loader)
+            try:
+                for batch in it:
+                    keep(batch, split)
+                    yield batch
+            except ValueError as err:  # a worker's error: its own message, one line
+                from vision_ssl.data.shard_reader import one_line, stop_workers
+
+                stop_workers(it)  # the others would hold PyTorch's shutdown for 5 s
+                raise ValueError(one_line(err)) from err
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    feats = encode_batches(enc, batches(), total, device, progress)
+    return {"embeddings": feats, "names": names, "indices": torch.cat(indices).long(),
+            "labels": torch.cat(labels).long(), "classes": list(classes), "encoder": enc.spec, "skipped": skipped,
+            "thumbnails": torch.cat(thumbnails)[:thumbs] if thumbnails else None}
+
+
 def embed(encoder_or_checkpoint: PretrainedEncoder | str | os.PathLike[str], images: Any, *, batch_size: int = 256,
           device: str | torch.device | None = None, progress: bool | None = None, num_workers: int = 0) -> torch.Tensor:
     """Features (N, D) float32 on the CPU of `images`, in order, with the backbone in eval mode.
@@ -196,8 +254,6 @@ def embed(encoder_or_checkpoint: PretrainedEncoder | str | os.PathLike[str], ima
     Raises:
         ValueError: `images` is none of the above, or an image cannot be decoded (naming it).
     """
-    from torch.utils.data import DataLoader
-
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     enc = encoder_or_checkpoint
@@ -205,10 +261,8 @@ def embed(encoder_or_checkpoint: PretrainedEncoder | str | os.PathLike[str], ima
         enc = load_encoder(enc)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if isinstance(images, str | os.PathLike) and os.path.isdir(images) or isinstance(images, str) and "://" in images:
-        from vision_ssl.embed_cli import embed as embed_data
-
-        return embed_data(enc, os.fspath(images), batch_size=batch_size, workers=num_workers, device=str(device),
-                          progress=progress)["embeddings"]
+        return embed_source(enc, os.fspath(images), batch_size=batch_size, workers=num_workers, device=str(device),
+                            progress=progress)["embeddings"]
     if isinstance(images, str | os.PathLike):
         if not os.path.isfile(images):
             raise FileNotFoundError(f"images '{os.fspath(images)}' does not exist (give a folder, an image file, "

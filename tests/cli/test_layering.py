@@ -60,14 +60,6 @@ def test_importing_methods_loads_no_evaluator():
     assert out == "[]", out
 
 
-# Cycles closed only by an import inside a function, owned by work in progress elsewhere: data.shards imports the
-# data package for its registry of data modules, and pretrained.embed hands folders and shards to embed_cli.
-KNOWN_DEFERRED_CYCLES = [
-    ["vision_ssl.data", "vision_ssl.data.shards", "vision_ssl.data.streaming"],
-    ["vision_ssl.embed_cli", "vision_ssl.pretrained"],
-]
-
-
 def _module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -140,5 +132,5 @@ def test_no_import_cycle_at_module_level():
 
 def test_imports_inside_functions_close_no_new_cycle():
     """A deferred import hides a cycle from the interpreter, not from the reader (as registry <-> backbones did)."""
-    cycles = [c for c in _cycles(_import_graph(deferred=True)) if c not in KNOWN_DEFERRED_CYCLES]
+    cycles = _cycles(_import_graph(deferred=True))
     assert not cycles, f"modules importing each other (counting imports inside functions): {cycles}"

@@ -36,15 +36,22 @@ from tqdm import tqdm
 
 from vision_ssl.data.extras import require
 from vision_ssl.data.image_files import IMAGE_EXTENSIONS, decode, list_images, readable, torchvision_codecs
+from vision_ssl.data.torchvision_data import (
+    CIFAR10DataModule,
+    CIFAR100DataModule,
+    FashionMNISTDataModule,
+    MNISTDataModule,
+    STL10DataModule,
+)
 
 META_FILE = "vision_ssl_shards.json"
 FORMAT = "vision_ssl.shards/1"
-TORCHVISION_SOURCES = {  # name -> (data module class name, native image side, channels)
-    "mnist": ("MNISTDataModule", 28, 1),
-    "fashion_mnist": ("FashionMNISTDataModule", 28, 1),
-    "cifar10": ("CIFAR10DataModule", 32, 3),
-    "cifar100": ("CIFAR100DataModule", 32, 3),
-    "stl10": ("STL10DataModule", 96, 3),
+TORCHVISION_SOURCES = {  # name -> (data module class, native image side, channels)
+    "mnist": (MNISTDataModule, 28, 1),
+    "fashion_mnist": (FashionMNISTDataModule, 28, 1),
+    "cifar10": (CIFAR10DataModule, 32, 3),
+    "cifar100": (CIFAR100DataModule, 32, 3),
+    "stl10": (STL10DataModule, 96, 3),
 }
 _JPEG, _PNG = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
 
@@ -94,10 +101,7 @@ def folder_splits(src: str, unlabelled: bool = False) -> tuple[list[str], dict[s
 
 def torchvision_splits(name: str, root: str) -> tuple[list[str], dict[str, torch.Tensor], dict[str, list[Item]]]:
     """Class names, uint8 images (N, C, H, W) per split and per-split items of a supported torchvision dataset."""
-    import vision_ssl.data as data
-
-    cls_name, size, channels = TORCHVISION_SOURCES[name]
-    dm_cls = getattr(data, cls_name)
+    dm_cls, size, channels = TORCHVISION_SOURCES[name]
     dm = dm_cls(root=root, image_size=size, channels=channels, num_workers=0)
     images, splits = {}, {}
     for split, source_split in (("train", "train"), ("val", "test")):

@@ -25,7 +25,6 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torchvision.utils import make_grid
 
 from vision_ssl.heads.frame_predictor import (
@@ -46,7 +45,6 @@ class NextFramePredictor(VideoMethod):
 
     Args:
         predictor: `deterministic` (MSE) or `latent` (MSE + beta KL, learned prior).
-        context_frames: observed frames before prediction (paper: 5 on SM-MNIST).
         g_dim: frame embedding width (paper: 128).
         z_dim: latent width (paper: 10 on SM-MNIST).
         rnn_size: LSTM width (paper: 256).
@@ -65,19 +63,14 @@ class NextFramePredictor(VideoMethod):
         eval_clips: clips sampled per validation epoch: the first `eval_clips` of the validation set, the same
             every epoch (the prediction loss and probe still see every clip); `test` samples every clip.
         log_samples: latent samples shown in the TensorBoard grid.
-        num_classes: linked from the data module by the CLI.
-        image_size: linked from the data module by the CLI.
-        in_chans: linked from the data module by the CLI.
-        optimizer: optimizer factory (LightningCLI `class_path`/`init_args`); default Adam(lr=2e-3) as SVG.
-        scheduler: LR scheduler factory; default linear warm-up then cosine, stepped every batch.
-        warmup_epochs: warm-up of the default scheduler, in epochs.
-        probe_lr: learning rate of the online probe's parameter group (default: the optimizer's).
+        image_size: side of the frames (linked from the data module by the CLI; SVG: 64).
+        **kwargs: `VideoMethod` arguments (num_classes, in_chans, context_frames, optimizer, scheduler,
+            warmup_epochs, probe_lr); the default optimizer is SVG's Adam(lr=2e-3).
     """
 
     def __init__(
         self,
         predictor: Literal["deterministic", "latent"] = "latent",
-        context_frames: int = 5,
         g_dim: int = 128,
         z_dim: int = 10,
         rnn_size: int = 256,
@@ -90,28 +83,23 @@ class NextFramePredictor(VideoMethod):
         val_samples: int = 20,
         eval_clips: int = 16,
         log_samples: int = 4,
-        num_classes: int = 10,
         image_size: int = 64,
-        in_chans: int = 1,
-        optimizer: OptimizerCallable | None = None,
-        scheduler: LRSchedulerCallable | None = None,
-        warmup_epochs: float = 0.0,
-        probe_lr: float | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(optimizer, scheduler)
-        self.save_hyperparameters(ignore=["optimizer", "scheduler", "augment"])
+        super().__init__(**kwargs)
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         if predictor not in ("deterministic", "latent"):
             raise ValueError(f"predictor must be 'deterministic' or 'latent', got '{predictor}'")
-        if min(context_frames, num_samples, val_samples) < 1 or eval_clips < 0 or beta < 0:
-            raise ValueError("context_frames, num_samples and val_samples must be >= 1, eval_clips >= 0, beta >= 0")
-        self.latent = predictor == "latent"
+        if min(num_samples, val_samples) < 1 or eval_clips < 0 or beta < 0:
+            raise ValueError("num_samples and val_samples must be >= 1, eval_clips >= 0, beta >= 0")
+        self.latent, in_chans = predictor == "latent", self.hparams.in_chans
         self.encoder = FrameEncoder(in_chans, image_size, g_dim, width)
         self.decoder = FrameDecoder(in_chans, image_size, g_dim, width, warp_shift)
         self.frame_lstm = LSTMStack(g_dim + (z_dim if self.latent else 0), g_dim, rnn_size, predictor_layers)
         if self.latent:
             self.posterior = GaussianLSTM(g_dim, z_dim, rnn_size, latent_layers)
             self.prior = GaussianLSTM(g_dim, z_dim, rnn_size, latent_layers)
-        self.num_features, self.probe = g_dim, video_probe(g_dim, num_classes)
+        self.num_features, self.probe = g_dim, video_probe(g_dim, self.hparams.num_classes)
         self.val_clips_seen = 0  # clips of this validation epoch so far: the first `eval_clips` are sampled
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:

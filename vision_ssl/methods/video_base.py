@@ -30,14 +30,21 @@ from vision_ssl.utils.optim import build_optimization, method_groups
 
 
 class VideoMethod(L.LightningModule):
-    """Base of the clip methods. A subclass builds `self.encoder` (frames -> (embedding, skips)), sets
-    `self.num_features` (the embedding size) and `self.probe` (`video_probe`: embedding -> num_classes, or None
-    without labels), and keeps `context_frames`, `warmup_epochs` and `probe_lr` in its hyperparameters.
+    """Base of the clip methods. A subclass builds `self.encoder` (frames -> (embedding, skips)) from the
+    hyperparameters this constructor saves, and sets `self.num_features` (the embedding size) and `self.probe`
+    (`video_probe`: embedding -> num_classes, or None without labels).
 
     Args:
+        num_classes: digits of the online probe (linked from the data module by the CLI); 0 (or 1): no probe.
+        in_chans: channels of the frames (linked from the data module by the CLI).
+        context_frames: observed frames before the predicted future in validation and test rollouts (SVG-LP: 5
+            on SM-MNIST).
         optimizer: optimizer factory (LightningCLI `class_path`/`init_args`); default: the method's
-            `default_optimizer`.
+            `default_optimizer`, AdamW(lr=1e-3, weight_decay=1e-4) unless the method names another
+            (`NextFramePredictor`: SVG's Adam(lr=2e-3)).
         scheduler: LR scheduler factory; default linear warm-up then cosine, stepped every batch.
+        warmup_epochs: warm-up of the default scheduler, in epochs (fractions allowed).
+        probe_lr: learning rate of the online probe's parameter group (default: the optimizer's).
     """
 
     finite_check_every: int = 50  # steps between reads of the non-finite flag (each read is one host sync)
@@ -49,8 +56,21 @@ class VideoMethod(L.LightningModule):
         @property
         def hparams(self) -> AttributeDict: ...
 
-    def __init__(self, optimizer: OptimizerCallable | None = None, scheduler: LRSchedulerCallable | None = None) -> None:
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_chans: int = 1,
+        context_frames: int = 5,
+        optimizer: OptimizerCallable | None = None,
+        scheduler: LRSchedulerCallable | None = None,
+        warmup_epochs: float = 0.0,
+        probe_lr: float | None = None,
+    ) -> None:
         super().__init__()
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        if context_frames < 1 or warmup_epochs < 0:
+            raise ValueError(f"context_frames must be >= 1 and warmup_epochs >= 0, got {context_frames} and "
+                             f"{warmup_epochs}")
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.finite = NonFiniteWatch()
 

@@ -34,11 +34,10 @@ the latent predictor, `val/energy_best_t{k}` (best of `num_samples` z).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 
 from vision_ssl.heads.frame_predictor import FrameEncoder, sample_gaussian
 from vision_ssl.heads.latent_predictor import WindowPredictor
@@ -59,19 +58,14 @@ class VideoJEPA(VideoMethod):
         hidden: predictor MLP width.
         z_dim: latent width (latent predictor only).
         rollout_steps: steps of the rollout loss (EB-JEPA: 4).
-        context_frames: observed frames before generated rollouts in validation.
         pred_weight: weight of the rollout loss (VICReg's invariance weight: 25).
         var_weight: weight of the variance term (VICReg: 25).
         cov_weight: weight of the covariance term (VICReg: 1).
         beta: KL weight.
         num_samples: z samples of the best-of-N energy in validation.
-        num_classes: linked from the data module by the CLI.
-        image_size: linked from the data module by the CLI.
-        in_chans: linked from the data module by the CLI.
-        optimizer: optimizer factory; default AdamW(lr=1e-3, wd=1e-4).
-        scheduler: LR scheduler factory; default linear warm-up then cosine, stepped every batch.
-        warmup_epochs: warm-up of the default scheduler, in epochs.
-        probe_lr: learning rate of the online probe's parameter group (default: the optimizer's).
+        image_size: side of the frames (linked from the data module by the CLI).
+        **kwargs: `VideoMethod` arguments (num_classes, in_chans, context_frames (at least `history`), optimizer,
+            scheduler, warmup_epochs, probe_lr).
     """
 
     def __init__(
@@ -83,30 +77,24 @@ class VideoJEPA(VideoMethod):
         hidden: int = 256,
         z_dim: int = 4,
         rollout_steps: int = 4,
-        context_frames: int = 5,
         pred_weight: float = 25.0,
         var_weight: float = 25.0,
         cov_weight: float = 1.0,
         beta: float = 1.0,
         num_samples: int = 20,
-        num_classes: int = 10,
         image_size: int = 32,
-        in_chans: int = 1,
-        optimizer: OptimizerCallable | None = None,
-        scheduler: LRSchedulerCallable | None = None,
-        warmup_epochs: float = 0.0,
-        probe_lr: float | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(optimizer, scheduler)
+        super().__init__(**kwargs)
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         if predictor not in ("deterministic", "latent"):
             raise ValueError(f"predictor must be 'deterministic' or 'latent', got '{predictor}'")
-        if min(rollout_steps, num_samples, z_dim) < 1 or context_frames < history or beta < 0:
+        if min(rollout_steps, num_samples, z_dim) < 1 or self.hparams.context_frames < history or beta < 0:
             raise ValueError("rollout_steps, num_samples and z_dim must be >= 1, context_frames >= history, beta >= 0")
         self.latent = predictor == "latent"
-        self.encoder = FrameEncoder(in_chans, image_size, dim, width, squash=False)
+        self.encoder = FrameEncoder(self.hparams.in_chans, image_size, dim, width, squash=False)
         self.predictor = WindowPredictor(dim, history, hidden, z_dim if self.latent else 0)
-        self.num_features, self.probe = dim, video_probe(dim, num_classes)
+        self.num_features, self.probe = dim, video_probe(dim, self.hparams.num_classes)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """Embeddings (B, dim) of frames (B, C, H, W) in [0, 1]."""
