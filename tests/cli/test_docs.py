@@ -33,3 +33,15 @@ def test_docs_build_strict(tmp_path: Path) -> None:
     # The API reference is rendered from the docstrings, not left as `::: name` placeholders.
     losses = (site / "api/losses/index.html").read_text(encoding="utf-8")
     assert "info_nce" in losses and ":::" not in losses
+
+
+def test_every_module_has_an_api_reference_entry():
+    """Each `vision_ssl` module is rendered somewhere under docs/api (`::: module`), so a new module cannot be left out."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    pages = "\n".join(p.read_text() for p in (repo / "docs" / "api").glob("*.md"))
+    modules = [".".join(p.relative_to(repo).with_suffix("").parts) for p in (repo / "vision_ssl").rglob("*.py")
+               if p.name != "__init__.py"]
+    missing = [m for m in modules if f"::: {m}\n" not in pages + "\n"]
+    assert not missing, f"modules without an API reference entry in docs/api/*.md: {missing}"
