@@ -37,11 +37,8 @@ def test_docs_build_strict(tmp_path: Path) -> None:
 
 def test_every_module_has_an_api_reference_entry():
     """Each `vision_ssl` module is rendered somewhere under docs/api (`::: module`), so a new module cannot be left out."""
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[2]
-    pages = "\n".join(p.read_text() for p in (repo / "docs" / "api").glob("*.md"))
-    modules = [".".join(p.relative_to(repo).with_suffix("").parts) for p in (repo / "vision_ssl").rglob("*.py")
+    pages = "\n".join(p.read_text() for p in (ROOT / "docs" / "api").glob("*.md"))
+    modules = [".".join(p.relative_to(ROOT).with_suffix("").parts) for p in (ROOT / "vision_ssl").rglob("*.py")
                if p.name != "__init__.py"]
     missing = [m for m in modules if f"::: {m}\n" not in pages + "\n"]
     assert not missing, f"modules without an API reference entry in docs/api/*.md: {missing}"
