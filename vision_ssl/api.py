@@ -55,19 +55,20 @@ def data_args(data: str) -> list[str]:
     Raises:
         ValueError: `data` is neither a folder nor a registered name.
     """
-    from vision_ssl.data.resolve import data_spec
-
-    class_path, init = data_spec(data)
-    return ["--data", class_path] + [a for k, v in init.items() for a in (f"--data.init_args.{k}", str(v))]
+    return _data_module_args("data", data)
 
 
 def eval_data_args(data: str) -> list[str]:
     """CLI arguments giving `ValidationMonitor` the labelled evaluation set `data` (named as in `data_args`)."""
+    return _data_module_args("monitor.eval_data", data)
+
+
+def _data_module_args(key: str, data: str) -> list[str]:
+    """`--KEY CLASS_PATH --KEY.init_args.NAME VALUE ...` for the data module `data` names (`data.resolve`)."""
     from vision_ssl.data.resolve import data_spec
 
     class_path, init = data_spec(data)
-    return ["--monitor.eval_data", class_path] + [
-        a for k, v in init.items() for a in (f"--monitor.eval_data.init_args.{k}", str(v))]
+    return [f"--{key}", class_path] + [a for k, v in init.items() for a in (f"--{key}.init_args.{k}", str(v))]
 
 
 def _key(key: str) -> str:
