@@ -11,18 +11,23 @@ random twins and frozen ImageNet EfficientNet-Lite0; scored by linear probe, kNN
 Budgets: `full` is each config as written (20 epochs over the 54,000-image carve, batch 256); `short` 4 epochs over
 8,192 images, no fine-tune; `smoke` 1 epoch over 512 images and 1,000 test images. Resumable per (method, seed): a
 pair already in the JSON at this budget is skipped, and a killed run continues from its `last.ckpt` (after every
-epoch, under --ckpt-dir). Results are written after every pair. Training and scoring: benchmarks/lib/budget_runs.py;
+epoch, under --ckpt-dir). Results are written after every pair, merged under a file lock with what is on disk, so
+several processes (one thread each, disjoint --runs) can fill one table side by side. Each row keeps its wall time,
+training images/s and the 1-minute load average sampled while it ran. Training and scoring: benchmarks/lib/budget_runs.py;
 table and plot: benchmarks/lib/budget_report.py. Results: benchmarks/results/full_fashion_mnist.{json,md,png}.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shlex
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +156,48 @@ def run_one(method: str, seed: int, args: argparse.Namespace, cache: dict[str, A
     return rec
 
 
+class LoadSampler:
+    """The 1-minute load average every `every` seconds in a daemon thread, while a row runs."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        self.samples = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.samples.append(os.getloadavg()[0])
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.samples.append(os.getloadavg()[0])
+
+    def summary(self) -> dict[str, float]:
+        return {"load_avg_mean": round(sum(self.samples) / len(self.samples), 2),
+                "load_avg_max": round(max(self.samples), 2)}
+
+
+@contextmanager
+def locked(stem: Path):  # type: ignore[no-untyped-def]
+    """An exclusive lock beside the results, held while one process reads, merges and writes them."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    with open(stem.with_suffix(".lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def read_records(stem: Path) -> list[dict[str, Any]]:
+    path = stem.with_suffix(".json")
+    return json.loads(path.read_text())["records"] if path.exists() else []
+
+
 def data_module(args: argparse.Namespace) -> Any:
     """The data every row is scored on: the SimCLR recipe's data module at this budget (all configs share it)."""
     _, dm = recipes.instantiate("simclr", max_train_samples=args.samples, batch_size=args.batch_size, root=args.root)
@@ -220,9 +267,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     plan = args.runs or default_plan()
     pairs = [parse_run(t) for t in plan]
     stem = Path(args.out)
-    records: list[dict[str, Any]] = []
-    if stem.with_suffix(".json").exists():
-        records = json.loads(stem.with_suffix(".json").read_text())["records"]
+    records = read_records(stem)
     dm = data_module(args)
     n_train = len(dm.train_set)
     meta = {"environment": environment(),
@@ -235,23 +280,26 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     cache: dict[str, Any] = {}
     start = time.perf_counter()
     for method, seed in pairs:
+        records = read_records(stem)  # another process may have added rows since
         if any(r["method"] == method and r["seed"] == seed and budget_of(r, args, n_train) for r in records):
             print(f"{method} seed {seed}: done, skipped", flush=True)
             continue
         print(f"{method} seed {seed}: start ({n_train} images, {args.epochs} epochs)", flush=True)
-        r = run_one(method, seed, args, cache)
-        r["width"] = args.width
+        with LoadSampler() as load:
+            r = run_one(method, seed, args, cache)
+        r.update(load.summary(), width=args.width)
         if args.set is not None:
             r["overrides"] = args.set
-        records = [x for x in records if not (x["method"] == method and x["seed"] == seed and budget_of(x, args, n_train))]
-        records.append(r)
-        write_all(stem, records, meta, plan)
+        with locked(stem):
+            records = [x for x in read_records(stem)
+                       if not (x["method"] == method and x["seed"] == seed and budget_of(x, args, n_train))]
+            records.append(r)
+            write_all(stem, records, meta, plan)
         ft = r["finetune10_top1"]
         print(f"{method} seed {seed}: linear {r['linear_top1']:.4f} kNN {r['knn_top1']:.4f} fine-tune-10% "
-              f"{'-' if ft is None else f'{ft:.4f}'} ({r['wall_s'] / 60:.1f} min; session "
-              f"{(time.perf_counter() - start) / 60:.1f} min)", flush=True)
+              f"{'-' if ft is None else f'{ft:.4f}'} ({r['wall_s'] / 60:.1f} min, load {r['load_avg_mean']}; "
+              f"session {(time.perf_counter() - start) / 60:.1f} min)", flush=True)
     return records
-
 
 if __name__ == "__main__":
     main()

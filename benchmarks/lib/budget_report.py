@@ -35,6 +35,8 @@ def summarise(records: list[dict[str, Any]], rows: list[str]) -> list[dict[str, 
             "knn_mean": statistics.mean(r["knn_top1"] for r in rs),
             "wall_min": statistics.mean(r["wall_s"] for r in rs) / 60,
             "epoch_s": statistics.median(s for r in rs for s in r.get("epoch_s") or [0.0]) or None,
+            "images_per_s": statistics.mean(r.get("train_images_per_s") or 0.0 for r in rs) or None,
+            "load": statistics.mean(r["load_avg_mean"] for r in rs) if all("load_avg_mean" in r for r in rs) else None,
             "command": rs[0]["command"],
             "notes": list(dict.fromkeys(r["note"] for r in rs if r.get("note"))),
         })
@@ -67,17 +69,21 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"fine-tuning the whole network for {cfg['finetune_epochs']} epochs on a per-class seeded 10 % of the "
         "training labels (`vision_ssl.eval.finetune`; backbone lr 0.1x or 1x the head's 1e-2, chosen on val where "
         "the record has `finetune10_backbone_lr_scale`, else 0.1x: benchmarks/results/finetune_lr_scale.md). Mean ± "
-        "std over seeds (one seed: the value).", "",
+        "std over seeds (one seed: the value). Load: the machine's 1-minute load average sampled every 30 s while "
+        "the row ran, mean over seeds (2 cores: above 2, rows shared the CPU and their times are longer).", "",
         f"Machine: {env['cpu']}, {env['cpu_cores']} cores (shared), torch threads {env['torch_threads']}. "
         f"Versions: {', '.join(f'{k} {v}' for k, v in env['versions'].items() if v)}.", "",
         "| method | backbone | seeds | epochs | train images | linear top-1 (%) | kNN top-1 (%) | 10 %-label "
-        "fine-tune top-1 (%) | s / epoch | wall min / run |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "fine-tune top-1 (%) | s / epoch | train images / s | wall min / run | load while it ran |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in summary:
         per_epoch = f"{s['epoch_s']:.0f}" if s["epoch_s"] else "-"
+        rate = f"{s['images_per_s']:.0f}" if s.get("images_per_s") else "-"
+        load = f"{s['load']:.1f}" if s.get("load") is not None else "-"
         lines.append(f"| {s['method']} | {s['backbone']} | {len(s['seeds'])} | {s['epochs']} | {s['train_samples']} | "
-                     f"{s['linear']} | {s['knn']} | {s['finetune10']} | {per_epoch} | {s['wall_min']:.1f} |")
+                     f"{s['linear']} | {s['knn']} | {s['finetune10']} | {per_epoch} | {rate} | {s['wall_min']:.1f} | "
+                     f"{load} |")
     lines += ["", "Reproduce one row (per seed):", ""]
     lines += [f"- {s['method']}: `{s['command']}`" for s in summary]
     notes = [f"- {s['method']}: {n}" for s in summary for n in s.get("notes", [])]

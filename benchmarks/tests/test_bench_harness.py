@@ -49,6 +49,29 @@ def test_accuracy_smoke_trains_the_config_writes_results_and_skips_finished_pair
     monkeypatch.setattr(accuracy, "run_one", must_not_run)
     assert len(accuracy.main(argv)) == 2
     assert all(r["finetune10_backbone_lr_scale"] in (0.1, 1.0) for r in records)
+    assert all(r["load_avg_mean"] > 0 and r["load_avg_max"] >= r["load_avg_mean"] for r in records)
+    assert "load while it ran" in out.with_suffix(".md").read_text()
+
+
+def test_accuracy_processes_sharing_one_table_keep_each_others_rows(tmp_path, monkeypatch):
+    """Two campaign threads write one JSON: a row another process wrote while this one trained survives."""
+    out = tmp_path / "full"
+    argv = ["--budget", "smoke", "--out", str(out), "--root", DATA_ROOT]
+
+    def fake(method, seed, args, cache):
+        return {"method": method, "seed": seed, "backbone": "tiny", "epochs": 1, "train_samples": 512,
+                "linear_top1": 0.5, "knn_top1": 0.4, "finetune10_top1": None, "wall_s": 1.0, "command": "c"}
+
+    def other_process_writes_meanwhile(method, seed, args, cache):
+        if method == "simclr":  # while this process "trains" simclr, another finishes byol into the same table
+            monkeypatch.setattr(accuracy, "run_one", fake)
+            accuracy.main([*argv, "--runs", "byol@0"])
+        return fake(method, seed, args, cache)
+
+    monkeypatch.setattr(accuracy, "run_one", other_process_writes_meanwhile)
+    accuracy.main([*argv, "--runs", "simclr@0"])
+    saved = json.loads(out.with_suffix(".json").read_text())["records"]
+    assert sorted((r["method"], r["seed"]) for r in saved) == [("byol", 0), ("simclr", 0)]
 
 
 def test_accuracy_training_resumes_mid_run_like_an_unbroken_run(tmp_path, monkeypatch, one_thread):
