@@ -25,7 +25,6 @@ import json
 import os
 import shlex
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +37,7 @@ import yaml
 from benchmarks.lib.budget_report import markdown, row_order, summarise, write_plot
 from benchmarks.lib.budget_runs import limit_test, score, train
 from benchmarks.lib.curves import curve_data, knn_val
-from benchmarks.lib.env import RESULTS, environment, write_json
+from benchmarks.lib.env import RESULTS, LoadSampler, environment, write_json
 from vision_ssl import recipes
 from vision_ssl.registry import IMAGE_METHODS
 
@@ -154,31 +153,6 @@ def run_one(method: str, seed: int, args: argparse.Namespace, cache: dict[str, A
     rec.update(train_samples=len(dm.train_set), command=reproduce_command(method, seed),
                wall_s=time.perf_counter() - start)
     return rec
-
-
-class LoadSampler:
-    """The 1-minute load average every `every` seconds in a daemon thread, while a row runs."""
-
-    def __init__(self, every: float = 30.0) -> None:
-        self.samples = [os.getloadavg()[0]]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
-
-    def _run(self, every: float) -> None:
-        while not self._stop.wait(every):
-            self.samples.append(os.getloadavg()[0])
-
-    def __enter__(self) -> LoadSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self.samples.append(os.getloadavg()[0])
-
-    def summary(self) -> dict[str, float]:
-        return {"load_avg_mean": round(sum(self.samples) / len(self.samples), 2),
-                "load_avg_max": round(max(self.samples), 2)}
 
 
 @contextmanager

@@ -27,7 +27,7 @@ import torch
 import yaml
 
 from benchmarks.lib.budget_runs import limit_test, score
-from benchmarks.lib.env import RESULTS, environment, write_json
+from benchmarks.lib.env import RESULTS, LoadSampler, environment, write_json
 from benchmarks.lib.parity_recipes import RECIPES, as_record, vision_ssl_config, with_budget
 from vision_ssl.data import FashionMNISTDataModule
 from vision_ssl.registry import METHODS
@@ -97,6 +97,8 @@ def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 out.append({"method": method, "impl": impl, "seeds": sorted(r["seed"] for r in rs), "knn": knn,
                             "linear": lin, "wall_s": statistics.mean(r["wall_s"] for r in rs),
                             "images_per_s": statistics.median(r["images_per_s"] for r in rs),
+                            "load": statistics.mean(r["load_avg_mean"] for r in rs)
+                            if all("load_avg_mean" in r for r in rs) else None,
                             "budget": f"{rs[0]['train_samples']} images x {rs[0]['epochs']} epochs"})
     return out
 
@@ -123,19 +125,20 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "initial weights, data subset (seeded, data seed 0), epochs, batch, AdamW, warm-up + cosine per step, "
         "temperature, views and Fashion-MNIST normalisation. Scores on the test split from frozen, un-augmented "
         "features: kNN k = 200, T = 0.07 and a linear probe (lr chosen on val). Mean ± std over seeds; `gap` is "
-        "vision_ssl minus lightly in points, 'level or better' when no more than 2 std below.", "",
+        "vision_ssl minus lightly in points, 'level or better' when no more than 2 std below. Load: the 1-minute load "
+        "average sampled every 30 s while a run trained, mean over seeds (2 cores: above 2, runs shared the CPU).", "",
         f"Machine: {env['cpu']}, {env['cpu_cores']} cores (shared), torch threads {env['torch_threads']}. "
         f"Versions: {', '.join(f'{k} {v}' for k, v in env['versions'].items() if v)}.", "",
         "| method | impl | budget | seeds | kNN top-1 (%) | linear top-1 (%) | kNN gap | linear gap | train wall s | "
-        "train images/s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "train images/s | load |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in summary:
         ref = next((t for t in summary if t["method"] == s["method"] and t["impl"] == "lightly"), None)
         gaps = ["", ""] if s["impl"] == "lightly" or ref is None else [verdict(s, ref, "knn"), verdict(s, ref, "linear")]
-        n = len(s["seeds"])
+        n, load = len(s["seeds"]), "-" if s.get("load") is None else f"{s['load']:.1f}"
         lines.append(f"| {s['method']} | {s['impl']} | {s['budget']} | {n} | {_cell(s['knn'], n)} | "
-                     f"{_cell(s['linear'], n)} | {gaps[0]} | {gaps[1]} | {s['wall_s']:.0f} | {s['images_per_s']:.0f} |")
+                     f"{_cell(s['linear'], n)} | {gaps[0]} | {gaps[1]} | {s['wall_s']:.0f} | {s['images_per_s']:.0f} | {load} |")
     return "\n".join(lines) + "\n"
 
 
@@ -183,21 +186,22 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     continue
                 r = with_budget(method, args.epochs, args.samples, args.batch_size)
                 run_dir = Path(args.run_dir) / f"{method}_seed{seed}_e{args.epochs}_n{args.samples}"
-                if impl == "vision_ssl":
-                    backbone, normalize, timing = run_vision_ssl(method, r, seed, args, run_dir)
-                else:
-                    backbone, normalize, timing = run_lightly(method, r, seed, dm)
+                with LoadSampler() as load:
+                    if impl == "vision_ssl":
+                        backbone, normalize, timing = run_vision_ssl(method, r, seed, args, run_dir)
+                    else:
+                        backbone, normalize, timing = run_lightly(method, r, seed, dm)
                 scores = score(backbone, normalize, dm, seed, args.probe_epochs, finetune_epochs=0)
                 rec = {"method": method, "impl": impl, "seed": seed, "knn_top1": scores["knn_top1"],
                        "linear_top1": scores["linear_top1"], "linear_val_top1": scores["linear_val_top1"],
                        "wall_s": timing["wall_s"], "images_per_s": timing["images_per_s"],
                        "train_samples": len(dm.train_set), "epochs": args.epochs, "test_samples": scores["test_samples"],
-                       "recipe": as_record(r), "command": reproduce_command(method, impl, seed)}
+                       "recipe": as_record(r), "command": reproduce_command(method, impl, seed), **load.summary()}
                 records.append(rec)
                 write_json(stem.with_suffix(".json"), {**meta, "summary": summarise(records), "records": records})
                 stem.with_suffix(".md").write_text(markdown(summarise(records), meta))
                 print(f"{method} {impl} seed {seed}: kNN {rec['knn_top1']:.4f} linear {rec['linear_top1']:.4f} "
-                      f"({rec['wall_s']:.0f}s, {rec['images_per_s']:.0f} img/s)", flush=True)
+                      f"({rec['wall_s']:.0f}s, {rec['images_per_s']:.0f} img/s, load {rec['load_avg_mean']})", flush=True)
     return records
 
 

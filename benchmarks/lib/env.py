@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import sys
+import threading
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -48,3 +49,28 @@ def write_json(path: Path, obj: Any) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(obj, indent=1, default=float))
     tmp.replace(path)
+
+
+class LoadSampler:
+    """The 1-minute load average every `every` seconds in a daemon thread, while a row runs."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        self.samples = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.samples.append(os.getloadavg()[0])
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.samples.append(os.getloadavg()[0])
+
+    def summary(self) -> dict[str, float]:
+        return {"load_avg_mean": round(sum(self.samples) / len(self.samples), 2),
+                "load_avg_max": round(max(self.samples), 2)}

@@ -108,8 +108,9 @@ def test_peer_parity_smoke(tmp_path, method):
     for r in records:
         assert r["method"] == method and r["seed"] == 0 and r["train_samples"] == 512
         assert 0.0 <= r["knn_top1"] <= 1.0 and 0.0 <= r["linear_top1"] <= 1.0
-        assert r["wall_s"] > 0 and r["images_per_s"] > 0
+        assert r["wall_s"] > 0 and r["images_per_s"] > 0 and r["load_avg_max"] >= r["load_avg_mean"] > 0
     table = (tmp_path / "p.md").read_text()
+    assert "| load |" in table
     assert all(f"| {method} | {impl} |" in table for impl in impls)
 
 
