@@ -23,25 +23,24 @@ from typing import Any
 import lightning as L
 import torch
 
+from vision_ssl import recipes
 from vision_ssl.cli import main as cli_main
 from vision_ssl.data import FashionMNISTDataModule
 from vision_ssl.eval import load_run, random_twin
 from vision_ssl.eval.knn import knn_eval
 from vision_ssl.eval.monitor import ValidationMonitor
-from vision_ssl.methods import SimCLR
-from vision_ssl.transforms import SimCLRViews
 from vision_ssl.utils.speed import SpeedOptions
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def our_simclr(sz: Any) -> SimCLR:
-    """The check's SimCLR (recipe widths and temperature of configs/simclr_fashion_mnist.yaml) on its backbone."""
-    return SimCLR(backbone=sz.backbone, backbone_kwargs=dict(sz.backbone_kwargs), cifar_stem=sz.cifar_stem,
-                  image_size=sz.image_size, num_classes=10, mean=(0.286,) * 3, std=(0.353,) * 3, proj_hidden_dim=2048,
-                  proj_output_dim=128, temperature=0.5, warmup_epochs=0,
-                  optimizer=lambda p: torch.optim.SGD(p, lr=0.06, momentum=0.9, weight_decay=5e-4),
-                  augment=SimCLRViews(crop_scale=(0.08, 1.0), jitter_strength=0.5, blur_p=0.0))
+def our_simclr(sz: Any) -> Any:
+    """The published SimCLR recipe (configs/simclr_fashion_mnist.yaml, built by the CLI's parser) on the check's
+    backbone and image size."""
+    model, _ = recipes.instantiate("simclr", batch_size=sz.batch_size, extra_args=[
+        "--model.init_args.backbone", sz.backbone, "--model.init_args.backbone_kwargs", json.dumps(dict(sz.backbone_kwargs)),
+        "--model.init_args.cifar_stem", str(sz.cifar_stem).lower(), "--data.init_args.image_size", str(sz.image_size)])
+    return model
 
 
 def pretrain_knn(sz: Any, root: str, out: Path) -> dict:
