@@ -93,7 +93,22 @@ BISECTS = {"full_fashion_mnist_w32": {"width": 32}, "full_fashion_mnist_crop04":
                                           "overrides": {"augment": {"crop_scale": [0.2, 1.0], "jitter_strength": 1.0}}}}
 
 
-@pytest.mark.parametrize("name", ["full_fashion_mnist", *BISECTS])
+def test_reshuffled_rows_are_complete_and_beat_their_random_twin():
+    """The re-measurement after the data-order fix (in progress): every row at the full budget with its command,
+    and every SSL row above its own architecture's random twin once that twin is measured."""
+    records = _records("full_fashion_mnist_reshuffled")
+    for r in records:
+        assert not [f for f in FIELDS if f not in r], r["method"]
+        assert r["train_samples"] == 54000 and r["command"].startswith(COMMANDS)
+        assert r["command"].startswith(COMMANDS[1]) or r.get("commit") == "ce562e4", r["command"]
+    methods = {r["method"] for r in records}
+    for method in _ssl_methods(records):
+        twin = f"random:{method}" if method in VIT_METHODS else "random:simclr"
+        for key in ("linear_top1", "knn_top1") if twin in methods else ():
+            assert _mean(records, method, key) > _mean(records, twin, key), (method, key)
+
+
+@pytest.mark.parametrize("name", ["full_fashion_mnist", "full_fashion_mnist_reshuffled", *BISECTS])
 def test_full_budget_table_matches_its_json(name):
     summary = json.loads((RESULTS / f"{name}.json").read_text())["summary"]
     table = (RESULTS / f"{name}.md").read_text()
