@@ -20,9 +20,18 @@ from vision_ssl.data import FashionMNISTDataModule
 
 
 class BatchClock(Callback):
+    """Timestamps at the start of every training batch (after loading, transfer and the views) and at its end
+    (after the optimizer step)."""
+
     def __init__(self) -> None:
+        self.starts: list[float] = []
         self.times: list[float] = []
         self.sizes: list[int] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self.starts.append(time.perf_counter())
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
         if torch.cuda.is_available():

@@ -252,11 +252,13 @@ COLLATES = {"ijepa": ijepa_collator}  # I-JEPA's masks come from lightly's colla
 
 
 def train_reference(method: str, r: Any, images: torch.Tensor, seed: int, max_steps: int | None = None,
-                    on_step: Callable[[int], None] | None = None) -> tuple[nn.Module, dict[str, float]]:
+                    on_step: Callable[[int], None] | None = None,
+                    on_batch: Callable[[int], None] | None = None) -> tuple[nn.Module, dict[str, float]]:
     """Train lightly's `method` on uint8 `images` (N, C, H, W); returns the backbone and wall-time figures.
 
     `max_steps` stops early (the schedules keep the full budget's length); `on_step(step)` is called after every
-    optimizer step (`benchmarks.lib.parity_speed` takes its timestamps there)."""
+    optimizer step and `on_batch(step)` when its batch has arrived from the loader (`benchmarks.lib.parity_speed`
+    takes its timestamps there)."""
     require_lightly()
     from lightly.utils.scheduler import CosineWarmupScheduler
 
@@ -276,6 +278,8 @@ def train_reference(method: str, r: Any, images: torch.Tensor, seed: int, max_st
     model.train()
     for _ in range(r.epochs):
         for batch in loader:  # (views, labels): 2 views, 1 for MAE, 2 + 6 crops for DINO; I-JEPA adds masks
+            if on_batch is not None:
+                on_batch(step)
             model.before_step(step, total)
             loss = model.loss(*model.unpack(batch))
             if not math.isfinite(loss.item()):

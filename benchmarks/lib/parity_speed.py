@@ -45,6 +45,14 @@ def _rate(times: list[float], batch: int, warmup: int) -> float:
     return (len(t) - 1) * batch / (t[-1] - t[0])
 
 
+def _phases(starts: list[float], ends: list[float], warmup: int) -> dict[str, float]:
+    """Median ms per timed step of `input` (from the previous step's end to this batch's start: loading,
+    transforms or on-device views, loop hooks) and `model` (this batch's start to its optimizer step's end)."""
+    timed = range(warmup, len(ends))
+    return {"input_ms": 1000 * statistics.median(starts[i] - ends[i - 1] for i in timed),
+            "model_ms": 1000 * statistics.median(ends[i] - starts[i] for i in timed)}
+
+
 def lightly_installed() -> bool:
     return importlib.util.find_spec("lightly") is not None
 
@@ -58,9 +66,9 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
 
 
 def time_ours(method: str, r: Any, args: argparse.Namespace, run_dir: str,
-              overrides: dict[str, Any] | None = None) -> tuple[float, float | None]:
+              overrides: dict[str, Any] | None = None) -> tuple[float, float | None, dict[str, float]]:
     """`vision-ssl fit` on the parity config (model init_args `overrides` applied) for warmup + steps optimizer
-    steps; (images/s, peak MiB)."""
+    steps; (images/s, peak MiB, phases)."""
     from vision_ssl.cli import build_cli
 
     cfg = vision_ssl_config(method, r, 0, args.root, run_dir)
@@ -73,18 +81,21 @@ def time_ours(method: str, r: Any, args: argparse.Namespace, run_dir: str,
     with PeakMemory() as mem:
         cli = build_cli(["fit", "--config", str(config)])
     clock = next(cb for cb in cli.trainer.callbacks if isinstance(cb, BatchClock))
-    return _rate(clock.times, r.batch_size, args.warmup), mem.mib
+    return _rate(clock.times, r.batch_size, args.warmup), mem.mib, _phases(clock.starts, clock.times, args.warmup)
 
 
-def time_lightly(method: str, r: Any, images: torch.Tensor, args: argparse.Namespace) -> tuple[float, float | None]:
-    """`parity_lightly.train_reference` for warmup + steps optimizer steps; (images/s, peak MiB)."""
+def time_lightly(method: str, r: Any, images: torch.Tensor,
+                 args: argparse.Namespace) -> tuple[float, float | None, dict[str, float]]:
+    """`parity_lightly.train_reference` for warmup + steps optimizer steps; (images/s, peak MiB, phases)."""
     from benchmarks.lib.parity_lightly import train_reference
 
+    starts: list[float] = []
     times: list[float] = []
     with PeakMemory() as mem:
         train_reference(method, r, images, 0, max_steps=args.warmup + args.steps,
-                        on_step=lambda step: times.append(time.perf_counter()))
-    return _rate(times, r.batch_size, args.warmup), mem.mib
+                        on_step=lambda step: times.append(time.perf_counter()),
+                        on_batch=lambda step: starts.append(time.perf_counter()))
+    return _rate(times, r.batch_size, args.warmup), mem.mib, _phases(starts, times, args.warmup)
 
 
 RESULT = "parity_speed result: "  # the line a child process reports its run on
@@ -111,11 +122,11 @@ def run_one(args: argparse.Namespace) -> None:
     one = json.loads(args.run_one)
     r = with_budget(one["method"], args.epochs, args.samples, args.batch_size)
     if one["impl"] == "ours":
-        rate, mib = time_ours(one["method"], r, args, one["run_dir"], one["overrides"])
+        rate, mib, phases = time_ours(one["method"], r, args, one["run_dir"], one["overrides"])
     else:
-        rate, mib = time_lightly(one["method"], r, subset_images(args), args)
+        rate, mib, phases = time_lightly(one["method"], r, subset_images(args), args)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-    print(RESULT + json.dumps({"img_per_s": rate, "growth_mib": mib, "max_rss_mib": peak}), flush=True)
+    print(RESULT + json.dumps({"img_per_s": rate, "growth_mib": mib, "max_rss_mib": peak, **phases}), flush=True)
 
 
 def subset_images(args: argparse.Namespace) -> torch.Tensor:
@@ -132,12 +143,18 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         side = {impl: [r for r in runs if r["method"] == method and r["impl"] == impl] for impl in ("ours", "lightly")}
         med = {impl: statistics.median(r["img_per_s"] for r in rs) if rs else None for impl, rs in side.items()}
         mem = {impl: statistics.median(r["max_rss_mib"] for r in rs) if rs else None for impl, rs in side.items()}
+        ms = {f"{impl}_{k}": statistics.median(r[k] for r in rs) if rs and all(k in r for r in rs) else None
+              for impl, rs in side.items() for k in ("input_ms", "model_ms")}
+        ceiling = None  # ours / lightly if our input phase took no time at all
+        if ms["ours_model_ms"] and ms["lightly_input_ms"] is not None and ms["lightly_model_ms"]:
+            ceiling = (ms["lightly_input_ms"] + ms["lightly_model_ms"]) / ms["ours_model_ms"]
         lightly = {r["repeat"]: r["img_per_s"] for r in side["lightly"]}
         paired = sorted(r["img_per_s"] / lightly[r["repeat"]] for r in side["ours"] if r["repeat"] in lightly)
         out.append({"method": method, "ours_img_per_s": med["ours"], "lightly_img_per_s": med["lightly"],
                      "ratio": med["ours"] / med["lightly"] if med["ours"] and med["lightly"] else None,
                      "paired_ratios": paired,
                      "ours_max_rss_mib": mem["ours"], "lightly_max_rss_mib": mem["lightly"], "repeats": len(side["ours"]),
+                     **ms, "ceiling": ceiling,
                      "load_avg": [r["load_avg"] for r in runs if r["method"] == method]})
     return out
 
@@ -160,19 +177,25 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "max), the figure less exposed to the machine's drift between sweeps. Every run is its own Python process; peak RSS: that process's maximum resident "
         "memory (`resource.getrusage`; imports included: torch, Lightning and the CLI on our side; torch, lightly "
         "and vision_ssl's data module and backbone factory on lightly's), median over the repeats. A row `method[key=value]` is ours with those model arguments (`--variant`), e.g. the state "
-        "before a change, against the same lightly runs.", "",
+        "before a change, against the same lightly runs. Phases, median ms per timed step: input = from the end of "
+        "one optimizer step to the start of the next batch's training step (ours: loader, transfer, on-device views "
+        "and Lightning's hooks; lightly: its loader with per-sample transforms), model = forward, loss, backward and "
+        "optimizer step (ours: online probe included); ceiling = lightly's input + model over our model, the ratio "
+        "ours would reach with views and loading that cost nothing.", "",
         f"Machine: {env['cpu']}, {env['cpu_cores']} cores shared with other jobs, torch threads {env['torch_threads']}. "
         f"Versions: {', '.join(f'{k} {v}' for k, v in env['versions'].items() if v)}.", "",
-        "| method | ours img/s | lightly img/s | ratio | paired ratios | ours peak RSS MiB | lightly peak RSS MiB | "
-        "load avg (1 min) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| method | ours img/s | lightly img/s | ratio | paired ratios | ours input / model ms | lightly input / "
+        "model ms | ceiling | ours peak RSS MiB | lightly peak RSS MiB | load avg (1 min) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in summary:
         load = f"{min(s['load_avg']):.1f}-{max(s['load_avg']):.1f}"
         pr = s["paired_ratios"]
         paired = f"{pr[0]:.2f}, {statistics.median(pr):.2f}, {pr[-1]:.2f}" if pr else "n/a"
+        phases = [f"{_f(s.get(f'{i}_input_ms'))} / {_f(s.get(f'{i}_model_ms'))}" for i in ("ours", "lightly")]
         lines.append(f"| {s['method']} | {_f(s['ours_img_per_s'])} | {_f(s['lightly_img_per_s'])} | "
-                     f"{_f(s['ratio'], '.2f')} | {paired} | {_f(s['ours_max_rss_mib'])} | {_f(s['lightly_max_rss_mib'])} | {load} |")
+                     f"{_f(s['ratio'], '.2f')} | {paired} | {phases[0]} | {phases[1]} | {_f(s.get('ceiling'), '.2f')} | "
+                     f"{_f(s['ours_max_rss_mib'])} | {_f(s['lightly_max_rss_mib'])} | {load} |")
     return "\n".join(lines) + "\n"
 
 

@@ -25,6 +25,13 @@ def test_rate_counts_the_steps_after_the_warmup():
     assert parity_speed._rate(times, 10, warmup=3) == pytest.approx(15.0)
 
 
+def test_phases_split_each_timed_step_into_input_and_model():
+    starts = [0.5, 1.2, 2.3, 3.1]  # batch i starts at starts[i] and its optimizer step ends at ends[i]
+    ends = [1.0, 2.0, 3.0, 4.0]
+    phases = parity_speed._phases(starts, ends, warmup=1)  # timed steps 1-3: inputs 0.2, 0.3, 0.1; models 0.8, 0.7, 0.9
+    assert phases == pytest.approx({"input_ms": 200.0, "model_ms": 800.0})
+
+
 def test_summary_pairs_ours_and_variants_with_lightly():
     runs = [{"method": m, "impl": impl, "repeat": rep, "img_per_s": rate, "max_rss_mib": 1.0, "growth_mib": 0.0, "load_avg": 2.0}
             for rep in range(3) for m, impl, rate in (("mae", "ours", 300 + rep), ("mae[probe_every=4]", "ours", 250),
@@ -43,4 +50,7 @@ def test_one_step_runs_write_the_table(tmp_path, one_thread):
                        "--out", str(tmp_path / "speed")])
     rows = json.loads((tmp_path / "speed.json").read_text())["summary"]
     assert rows[0]["method"] == "simclr" and rows[0]["ours_img_per_s"] > 0
+    assert rows[0]["ours_input_ms"] > 0 and rows[0]["ours_model_ms"] > 0
+    if "lightly" in impls:
+        assert rows[0]["lightly_input_ms"] > 0 and rows[0]["ceiling"] > 0
     assert "| simclr |" in (tmp_path / "speed.md").read_text()
