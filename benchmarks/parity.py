@@ -139,6 +139,7 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         n, load = len(s["seeds"]), "-" if s.get("load") is None else f"{s['load']:.1f}"
         lines.append(f"| {s['method']} | {s['impl']} | {s['budget']} | {n} | {_cell(s['knn'], n)} | "
                      f"{_cell(s['linear'], n)} | {gaps[0]} | {gaps[1]} | {s['wall_s']:.0f} | {s['images_per_s']:.0f} | {load} |")
+    lines += ["", *(f"Note: {n}" for n in meta.get("notes", []))] if meta.get("notes") else []
     return "\n".join(lines) + "\n"
 
 
