@@ -152,3 +152,25 @@ def test_peer_parity_has_three_seeds_per_side_and_ours_is_level():
             (ours, ours_sd), (theirs, theirs_sd) = row[key], ref[key]
             level = ours >= theirs - 2 * max(ours_sd, theirs_sd)
             assert level != ((method, key) in BEHIND), f"{method} {key}: {ours:.4f} vs lightly {theirs:.4f}"
+
+
+def _cell(records: list[dict], method: str, seeds: tuple[int, ...] | None = None) -> str:
+    rs = [r for r in records if r["method"] == method and (seeds is None or r["seed"] in seeds)]
+    if not rs:
+        return "not yet re-run"
+    return f"{100 * statistics.mean(r['linear_top1'] for r in rs):.1f} / {100 * statistics.mean(r['knn_top1'] for r in rs):.1f}"
+
+
+def test_readme_results_table_is_the_json():
+    """Every score in the README's results table is the committed JSON's: the re-measurement (seed 0) and the
+    table before the data-order fix (mean of its seeds, with their count)."""
+    after, before = _records("full_fashion_mnist_reshuffled"), _records("full_fashion_mnist")
+    readme = (RESULTS.parents[1] / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| ") and "(`" in line and "` in the JSON" not in line]
+    assert len(rows) >= 15, "the README lost its results table"
+    for line in rows:
+        method = line.split("(`")[1].split("`)")[0]
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        n_before = sum(r["method"] == method for r in before)
+        assert cells[1] == _cell(after, method, (0,)), (method, cells[1])
+        assert cells[2] == f"{_cell(before, method)} ({n_before})", (method, cells[2])
