@@ -144,7 +144,7 @@ def test_ijepa_is_level_with_lightly_where_it_trains():
     """I-JEPA at 20 epochs of the parity subset (640 steps; at 3 epochs neither side beats an untrained ViT)."""
     rows = {r["impl"]: r for r in json.loads((RESULTS / "peer_parity_ijepa_e20.json").read_text())["summary"]}
     ours, ref = rows["vision_ssl"], rows["lightly"]
-    assert len(ours["seeds"]) >= 2 and len(ref["seeds"]) >= 2 and ours["budget"] == "8192 images x 20 epochs"
+    assert len(ours["seeds"]) >= 3 and len(ref["seeds"]) >= 3 and ours["budget"] == "8192 images x 20 epochs"
     for key in ("knn", "linear"):
         (o, o_sd), (t, t_sd) = ours[key], ref[key]
         assert o >= t - 2 * max(o_sd, t_sd), f"ijepa {key}: {o:.4f} vs lightly {t:.4f}"
