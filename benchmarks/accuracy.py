@@ -26,6 +26,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,7 @@ def run_one(method: str, seed: int, args: argparse.Namespace, cache: dict[str, A
 
 
 @contextmanager
-def locked(stem: Path):  # type: ignore[no-untyped-def]
+def locked(stem: Path) -> Iterator[None]:
     """An exclusive lock beside the results, held while one process reads, merges and writes them."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     with open(stem.with_suffix(".lock"), "w") as f:
