@@ -43,7 +43,7 @@ from vision_ssl import recipes
 from vision_ssl.registry import IMAGE_METHODS
 
 IMAGENET = "efficientnet_lite0_imagenet"
-THREE_SEEDS = ("simclr", "random:simclr", "supervised", "byol", "vicreg", "random:mae")  # issue 12: >= 3 seeds
+THREE_SEEDS = ("simclr", "random:simclr", "supervised", "byol", "vicreg", "dino", "random:mae")  # issues 12, 26: >= 3 seeds
 FIRST = ("simclr", "random:simclr", "supervised", "byol", "vicreg")  # the most evidence first
 BUDGETS: dict[str, dict[str, Any]] = {  # what each --budget changes; None keeps the config's value
     "full": dict(epochs=None, samples=None, max_test=None, probe_epochs=50, finetune_epochs=10, curve_bank=10000),

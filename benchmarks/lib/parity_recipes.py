@@ -25,8 +25,12 @@ lightly's components used as its examples use them:
   - I-JEPA: `IJEPAMaskCollator` samples blocks as the reference code does: corners in [0, 7 - h) and blocks at
     most 6 patches high or wide, so on the 7x7 grid no block, context or target, ever covers the last patch row
     or column (13 of 49 patches); one uniform draw sets both a block's scale and its aspect ratio; contexts are
-    cut to the batch minimum by keeping their first patches in raster order. `multiblock_masks` departs from all
-    three on purpose (vision_ssl/transforms/multiblock.py). lightly's predictor starts its mask token at zero
+    cut to the batch minimum by keeping their first patches in raster order. Our default sampler departs from all
+    three on purpose (vision_ssl/transforms/multiblock.py); here our side runs `masking: reference`, the same
+    sampler, so both sides learn the same task (with our default, ours trails by 5 points on the linear probe at
+    3 epochs and is level at 20: benchmarks/results/ijepa_parity_bisect.md). Left: lightly draws block corners
+    with torch's global generator, ours with the run's seeded host generator; an image whose context falls
+    below `min_context` has all its blocks redrawn on our side, only its context on lightly's. lightly's predictor starts its mask token at zero
     (ours: normal, std 0.02) and uses LayerNorm eps 1e-6 (ours 1e-5), with fixed sin-cos positions on both
     sides. Loss: the recipe's L2 on both sides (lightly's example uses SmoothL1Loss, the reference code's).
 """
@@ -76,6 +80,7 @@ class Recipe:
     context_scale: tuple[float, float] = (0.85, 1.0)
     min_context: int = 4
     jepa_loss: str = "mse"
+    masking: str = "reference"  # I-JEPA's block sampler on our side: the reference's, as IJEPAMaskCollator's
     backbone: str = "tiny"
     backbone_kwargs: dict[str, Any] = field(default_factory=lambda: {"width": 16})
     image_size: int = 28
@@ -150,7 +155,8 @@ def method_args(method: str, r: Recipe) -> dict[str, Any]:
                               predictor_heads=r.predictor_heads, num_targets=r.num_targets,
                               target_scale=list(r.target_scale), target_aspect=list(r.target_aspect),
                               context_scale=list(r.context_scale), min_context=r.min_context,
-                              base_momentum=r.momentum, final_momentum=r.final_momentum, loss=r.jepa_loss),
+                              base_momentum=r.momentum, final_momentum=r.final_momentum, loss=r.jepa_loss,
+                              masking=r.masking),
     }[method]()
 
 

@@ -18,6 +18,7 @@ from vision_ssl.transforms.multiblock import (
     block_shape,
     fixed_context_length,
     multiblock_masks,
+    reference_block_shape,
 )
 
 VIT = dict(img_size=16, patch_size=4, embed_dim=32, depth=2, num_heads=2, num_classes=0)
@@ -128,3 +129,34 @@ def test_fixed_context_length_holds_in_every_batch_and_hides_no_target():
         multiblock_masks(2, (8, 8), context_length=65)
     with pytest.raises(ValueError, match="fewer than context_length 60"):
         multiblock_masks(2, (8, 8), random.Random(0), context_length=60, tries=1)
+
+
+def test_reference_layout_follows_the_reference_sampler():
+    # Shapes: one draw u sets scale and aspect; area int(scale * N); sides rounded and kept below the grid's.
+    rng, twin = random.Random(5), random.Random(5)
+    for _ in range(200):
+        h, w = reference_block_shape(rng, (7, 7), (0.15, 0.2), (0.75, 1.5))
+        u = twin.random()
+        area, ratio = int((0.15 + 0.05 * u) * 49), 0.75 + 0.75 * u
+        assert (h, w) == (min(6, round(math.sqrt(area * ratio))), min(6, round(math.sqrt(area / ratio))))
+    assert reference_block_shape(random.Random(0), (7, 7), (0.85, 1.0), (1.0, 1.0)) == (6, 6)  # 41-49 -> 6x6
+    # Corners in [0, H - h): on 7x7 no block, context or target, touches the last row or column.
+    seen = set()
+    for seed in range(30):
+        masks = multiblock_masks(32, (7, 7), random.Random(seed), layout="reference")
+        seen |= set(masks.context.flatten().tolist()) | set(masks.targets.flatten().tolist())
+        for ctx, tgt in zip(masks.context.tolist(), masks.targets.tolist(), strict=True):
+            assert not set(ctx) & {i for block in tgt for i in block}
+    assert seen == {r * 7 + c for r in range(6) for c in range(6)}  # exactly the top-left 6x6
+    assert 48 in set(multiblock_masks(32, (7, 7), random.Random(0)).context.flatten().tolist())  # uniform reaches it
+
+
+def test_reference_layout_cuts_contexts_to_their_first_patches():
+    # A batch of one draws the same first image as a batch of 64 from the same seed, and is not cut.
+    alone = multiblock_masks(1, (7, 7), random.Random(2), layout="reference", tries=1).context[0].tolist()
+    batch = multiblock_masks(64, (7, 7), random.Random(2), layout="reference", tries=1).context
+    k = batch.shape[1]
+    assert k < len(alone)  # the batch minimum cut this image
+    assert batch[0].tolist() == alone[:k]  # its first patches in raster order, not a random subset
+    with pytest.raises(ValueError, match="layout must be one of \\('uniform', 'reference'\\), got 'ref'"):
+        multiblock_masks(2, (7, 7), layout="ref")

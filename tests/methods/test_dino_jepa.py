@@ -206,3 +206,18 @@ def test_ijepa_targets_have_no_gradient_and_context_sees_only_its_patches():
 def test_ijepa_rejects_a_conv_backbone():
     with pytest.raises(ValueError, match="I-JEPA needs a timm VisionTransformer"):
         IJEPA(backbone="tiny", backbone_kwargs={"width": 4}, image_size=16)
+
+
+def test_ijepa_reference_masking_cuts_each_batch_to_its_minimum_and_trains():
+    torch.manual_seed(0)
+    model = IJEPA(masking="reference", **VIT)  # 4x4 grid: blocks in the top-left 3x3
+    assert model.context_length is None  # no run-wide length: each batch is cut to its own minimum
+    views = model.make_views(torch.randint(0, 256, (5, 3, 16, 16), dtype=torch.uint8))
+    ctx, tgt = views.extra["context"], views.extra["targets"]
+    last_row_or_col = {i for i in range(16) if i // 4 == 3 or i % 4 == 3}
+    assert not (set(ctx.flatten().tolist()) | set(tgt.flatten().tolist())) & last_row_or_col
+    out = model.ssl_step(views, torch.zeros(5, dtype=torch.long))
+    out.loss.backward()
+    assert model.context_encoder.patch_embed.proj.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="masking must be one of \\('uniform', 'reference'\\), got 'lightly'"):
+        IJEPA(masking="lightly", **VIT)

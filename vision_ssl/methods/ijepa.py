@@ -30,7 +30,7 @@ from torch import nn
 from vision_ssl.backbones.vit_tokens import check_vit, encode_patches, gather_tokens, vit_backbone_kwargs
 from vision_ssl.heads.jepa_predictor import JEPAPredictor
 from vision_ssl.methods.base import SSLMethod, StepOutput, Views
-from vision_ssl.transforms.multiblock import fixed_context_length, multiblock_masks
+from vision_ssl.transforms.multiblock import LAYOUTS, fixed_context_length, multiblock_masks
 from vision_ssl.transforms.recipes import CropFlipViews
 from vision_ssl.utils import distributed
 from vision_ssl.utils.momentum import frozen_copy, scheduled_momentum, update_ema
@@ -51,6 +51,10 @@ class IJEPA(SSLMethod):
         base_momentum: target-encoder momentum at the first step (paper: 0.996).
         final_momentum: momentum at the last step, reached linearly (paper: 1.0).
         loss: `mse` (the paper's L2) or `smooth_l1` (the reference code).
+        masking: `uniform` (blocks anywhere on the grid; one context length for the run, see below) or
+            `reference` (the reference code's block sampler, which LightlySSL's collator also follows: blocks never
+            reach the last patch row or column, contexts cut to the batch's minimum by keeping their first
+            patches); `vision_ssl.transforms.multiblock` gives the differences.
         **kwargs: `SSLMethod` arguments. `backbone` must be a timm ViT (default `vit_tiny_patch16_224`);
             `backbone_kwargs` defaults to `img_size: image_size`, no class token and average pooling (I-JEPA's
             encoder has no class token); set `patch_size` there (4 for 28-32 px images). `augment` defaults to
@@ -77,6 +81,7 @@ class IJEPA(SSLMethod):
         base_momentum: float = 0.996,
         final_momentum: float = 1.0,
         loss: str = "mse",
+        masking: str = "uniform",
         **kwargs: Any,
     ) -> None:
         vit_backbone_kwargs(kwargs, "I-JEPA", class_token=False, global_pool="avg")  # fills kwargs in place
@@ -90,9 +95,13 @@ class IJEPA(SSLMethod):
         if getattr(vit, "dynamic_img_size", False):
             raise ValueError("I-JEPA masks a fixed patch grid: build the ViT without dynamic_img_size")
         self.grid = tuple(vit.patch_embed.grid_size)
+        if masking not in LAYOUTS:
+            raise ValueError(f"masking must be one of {LAYOUTS}, got '{masking}'")
         # One context length for the run (validates the masking options too): a compiled encoder compiles once.
-        self.context_length = fixed_context_length(self.grid, num_targets, target_scale, target_aspect, context_scale,
-                                                   min_context)
+        # The reference sampler cuts each batch to its own minimum instead, as the reference code does.
+        length = fixed_context_length(self.grid, num_targets, target_scale, target_aspect, context_scale, min_context,
+                                      layout=masking)
+        self.context_length = length if masking == "uniform" else None
         self.context_encoder = vit  # trained by the loss
         self.backbone = frozen_copy(vit)  # the EMA target encoder: evaluated, as in the paper
         self.predictor = JEPAPredictor(vit.embed_dim, self.grid, predictor_dim, predictor_depth, predictor_heads)
@@ -103,13 +112,13 @@ class IJEPA(SSLMethod):
     def make_views(self, images: torch.Tensor) -> Views:
         """The view (B, C, H, W) and its keep-indices: `context` (B, K_c) and `targets` (B, M, K_t), drawn on the
         host from a generator seeded like the view recipe (run seed, rank, step), so a resume draws the same.
-        K_c is `context_length` in every batch."""
+        K_c is `context_length` in every batch (with `masking: uniform`)."""
         views = super().make_views(images)
         seed = (self.aug_seed * 1_000_003 + distributed.rank() * 7919 + self.aug_step) % (2**63)
         h = self.hparams
         masks = multiblock_masks(images.shape[0], self.grid, random.Random(seed), h.num_targets, h.target_scale,
                                  h.target_aspect, h.context_scale, h.min_context, device=images.device,
-                                 context_length=self.context_length)
+                                 context_length=self.context_length, layout=h.masking)
         views.extra.update(context=masks.context, targets=masks.targets)
         return views
 

@@ -14,6 +14,10 @@ a compiled context encoder compiles once. Where this file differs from the refer
     touches the last row or column; we draw corners in [0, H - h] and allow full-height blocks;
   - the reference uses one uniform draw for both the scale and the aspect ratio; we draw them independently;
   - with `context_length`, a context still shorter after the redraws is topped up with random non-target patches.
+`layout="reference"` undoes the first three departures (the reference's block shapes, corners and first-patches
+cut, as LightlySSL's `IJEPAMaskCollator` also samples them), for comparing with implementations that follow it.
+On a small grid this matters: on 7x7 every reference block lies in the top-left 6x6, so 13 of the 49 patches are
+never context or target.
 
 The sampler works on the host with a `random.Random` (plain Python on at most a few hundred patch indices per
 image, as the reference's data-loader collator): the batch minimum is then a host integer, so the result is two
@@ -58,14 +62,35 @@ def block_shape(rng: random.Random, grid: tuple[int, int], scale: tuple[float, f
     return h, w
 
 
+def reference_block_shape(rng: random.Random, grid: tuple[int, int], scale: tuple[float, float],
+                          aspect: tuple[float, float]) -> tuple[int, int]:
+    """A block (h, w) drawn as the reference collator draws it: one uniform draw u sets both the scale and the
+    aspect ratio, the area is `int(scale * patches)` whole patches, and each side is rounded, then kept below the
+    grid's (at most rows - 1 by cols - 1, at least 1)."""
+    rows, cols = grid
+    u = rng.random()
+    area = int((scale[0] + u * (scale[1] - scale[0])) * rows * cols)
+    ratio = aspect[0] + u * (aspect[1] - aspect[0])
+    h = max(1, min(rows - 1, round(math.sqrt(area * ratio))))
+    w = max(1, min(cols - 1, round(math.sqrt(area / ratio))))
+    return h, w
+
+
 def block_indices(top: int, left: int, h: int, w: int, cols: int) -> list[int]:
     """Row-major indices of the patches of the h x w block whose top-left patch is (top, left)."""
     return [(top + i) * cols + left + j for i in range(h) for j in range(w)]
 
 
-def _place(rng: random.Random, grid: tuple[int, int], shape: tuple[int, int]) -> list[int]:
+def _place(rng: random.Random, grid: tuple[int, int], shape: tuple[int, int], reference: bool = False) -> list[int]:
+    """A block of `shape` at a uniform corner: anywhere it fits, or (reference) with its corner in [0, rows - h) x
+    [0, cols - w), so it never reaches the last row or column."""
     (rows, cols), (h, w) = grid, shape
+    if reference:
+        return block_indices(rng.randrange(max(1, rows - h)), rng.randrange(max(1, cols - w)), h, w, cols)
     return block_indices(rng.randint(0, rows - h), rng.randint(0, cols - w), h, w, cols)
+
+
+LAYOUTS = ("uniform", "reference")
 
 
 def multiblock_masks(
@@ -80,6 +105,7 @@ def multiblock_masks(
     tries: int = 20,
     device: torch.device | str | None = None,
     context_length: int | None = None,
+    layout: str = "uniform",
 ) -> MultiBlockMasks:
     """Context and target keep-indices for a batch on a `grid` (rows, cols) of patches.
 
@@ -99,6 +125,9 @@ def multiblock_masks(
         context_length: every context keeps exactly this many patches, whatever the batch (`fixed_context_length`
             gives a run's value), so a compiled encoder sees one shape. An image whose context is shorter after
             `tries` draws is topped up with random patches outside its target blocks. None: the batch's minimum.
+        layout: `uniform` (ours: blocks anywhere, independent scale and aspect draws, contexts cut to a random
+            subset) or `reference` (the reference code's shapes and corners, contexts cut to their first patches
+            in raster order); see the module docstring.
 
     Returns:
         The keep-indices; every context has `context_length` patches, or the batch's minimum size, at least 1.
@@ -116,17 +145,21 @@ def multiblock_masks(
     if context_length is not None and not 1 <= context_length <= rows * cols:
         raise ValueError(f"context_length must be in [1, {rows * cols}] (the patches of a {rows}x{cols} grid), got "
                          f"{context_length}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got '{layout}'")
+    reference = layout == "reference"
     rng = rng or random.Random()
     enough = max(min_context, context_length or 0)
-    target_shape = block_shape(rng, grid, target_scale, target_aspect)  # one shape per batch, as the reference
-    context_shape = block_shape(rng, grid, context_scale, (1.0, 1.0))
+    shape = reference_block_shape if reference else block_shape
+    target_shape = shape(rng, grid, target_scale, target_aspect)  # one shape per batch, as the reference
+    context_shape = shape(rng, grid, context_scale, (1.0, 1.0))
     contexts, targets = [], []
     for _ in range(batch_size):
         best: tuple[list[int], list[list[int]]] = ([], [])
         for _ in range(tries):
-            blocks = [_place(rng, grid, target_shape) for _ in range(num_targets)]
+            blocks = [_place(rng, grid, target_shape, reference) for _ in range(num_targets)]
             hidden = set().union(*blocks)
-            context = [i for i in _place(rng, grid, context_shape) if i not in hidden]
+            context = [i for i in _place(rng, grid, context_shape, reference) if i not in hidden]
             if len(context) > len(best[0]):
                 best = (context, blocks)
             if len(context) >= enough:
@@ -139,7 +172,7 @@ def multiblock_masks(
     if keep == 0:
         raise ValueError(f"a {rows}x{cols} patch grid left an empty context after removing {num_targets} target "
                          f"blocks of {target_shape}; use more patches (smaller patch_size) or fewer targets")
-    contexts = [c if len(c) == keep else sorted(rng.sample(c, keep)) for c in contexts]
+    contexts = [c if len(c) == keep else c[:keep] if reference else sorted(rng.sample(c, keep)) for c in contexts]
     return MultiBlockMasks(torch.tensor(contexts, dtype=torch.long, device=device),
                            torch.tensor(targets, dtype=torch.long, device=device))
 
@@ -157,7 +190,7 @@ def _top_up(rng: random.Random, context: list[int], blocks: list[list[int]], len
 def fixed_context_length(grid: tuple[int, int], num_targets: int = 4, target_scale: tuple[float, float] = (0.15, 0.2),
                          target_aspect: tuple[float, float] = (0.75, 1.5),
                          context_scale: tuple[float, float] = (0.85, 1.0), min_context: int = 4,
-                         quantile: float = 0.01, draws: int = 1000) -> int:
+                         quantile: float = 0.01, draws: int = 1000, layout: str = "uniform") -> int:
     """One context length for a whole run: the `quantile` of the context sizes `multiblock_masks` draws.
 
     Without it, each batch is cut to its own minimum, so the context encoder sees a new sequence length nearly
@@ -172,5 +205,5 @@ def fixed_context_length(grid: tuple[int, int], num_targets: int = 4, target_sca
         raise ValueError(f"need 0 <= quantile < 1 and draws >= 1, got {quantile} and {draws}")
     rng = random.Random(0)
     sizes = sorted(multiblock_masks(1, grid, rng, num_targets, target_scale, target_aspect, context_scale,
-                                    min_context).context.shape[1] for _ in range(draws))
+                                    min_context, layout=layout).context.shape[1] for _ in range(draws))
     return max(sizes[int(quantile * draws)], min(min_context, sizes[-1]))
