@@ -20,6 +20,14 @@ def row_order(records: list[dict[str, Any]], preferred: list[str]) -> list[str]:
     return [m for m in dict.fromkeys([*preferred, *(r["method"] for r in records)]) if m in found]
 
 
+def run_wall_s(r: dict[str, Any]) -> float:
+    """A row's wall time over all its processes: `wall_s` is the last process's, so a run resumed from a checkpoint
+    counts its earlier epochs (`train_s`, the sum of every epoch's time) and its evaluation instead."""
+    if not r.get("resumed_at_epoch"):
+        return float(r["wall_s"])
+    return max(float(r["wall_s"]), r["train_s"] + r.get("eval_probe_knn_s", 0.0) + r.get("eval_finetune_s", 0.0))
+
+
 def summarise(records: list[dict[str, Any]], rows: list[str]) -> list[dict[str, Any]]:
     out = []
     for method in rows:
@@ -33,7 +41,7 @@ def summarise(records: list[dict[str, Any]], rows: list[str]) -> list[dict[str, 
             "finetune10": _cell([r["finetune10_top1"] for r in rs]),
             "linear_mean": statistics.mean(r["linear_top1"] for r in rs),
             "knn_mean": statistics.mean(r["knn_top1"] for r in rs),
-            "wall_min": statistics.mean(r["wall_s"] for r in rs) / 60,
+            "wall_min": statistics.mean(run_wall_s(r) for r in rs) / 60,
             "epoch_s": statistics.median(s for r in rs for s in r.get("epoch_s") or [0.0]) or None,
             "images_per_s": statistics.mean(r.get("train_images_per_s") or 0.0 for r in rs) or None,
             "load": statistics.mean(r["load_avg_mean"] for r in rs) if all("load_avg_mean" in r for r in rs) else None,
@@ -70,7 +78,9 @@ def markdown(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "training labels (`vision_ssl.eval.finetune`; backbone lr 0.1x or 1x the head's 1e-2, chosen on val where "
         "the record has `finetune10_backbone_lr_scale`, else 0.1x: benchmarks/results/finetune_lr_scale.md). Mean ± "
         "std over seeds (one seed: the value). Load: the machine's 1-minute load average sampled every 30 s while "
-        "the row ran, mean over seeds (2 cores: above 2, rows shared the CPU and their times are longer).", "",
+        "the row ran, mean over seeds (2 cores: above 2, rows shared the CPU and their times are longer). A run resumed "
+        "from its checkpoint counts the epochs of its earlier processes in its wall time (and its load is the last "
+        "process's).", "",
         f"Machine: {env['cpu']}, {env['cpu_cores']} cores (shared), torch threads {env['torch_threads']}. "
         f"Versions: {', '.join(f'{k} {v}' for k, v in env['versions'].items() if v)}.", "",
         "| method | backbone | seeds | epochs | train images | linear top-1 (%) | kNN top-1 (%) | 10 %-label "

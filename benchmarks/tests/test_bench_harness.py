@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from benchmarks import accuracy, parity
-from benchmarks.lib import budget_runs
+from benchmarks.lib import budget_report, budget_runs
 from benchmarks.lib.curves import CurveKNN
 from tests.helpers import DATA_ROOT, REPO, recipe
 
@@ -159,3 +159,14 @@ def test_set_overrides_reach_the_cli_and_key_the_record():
     assert accuracy.budget_of({**record, "overrides": args.set}, args, 54000)
     with pytest.raises(SystemExit):
         accuracy.parse_args(["--set", "proj_hidden_dim"])
+
+
+def test_a_resumed_rows_wall_time_counts_its_earlier_processes():
+    unbroken = {"wall_s": 600.0, "train_s": 500.0, "eval_probe_knn_s": 30.0, "eval_finetune_s": 50.0}
+    assert budget_report.run_wall_s(unbroken) == 600.0
+    resumed = {**unbroken, "wall_s": 200.0, "resumed_at_epoch": 14}  # the last process only ran the tail
+    assert budget_report.run_wall_s(resumed) == 580.0
+    summary = budget_report.summarise([{**resumed, "method": "m", "seed": 0, "backbone": "b", "epochs": 2,
+                                        "train_samples": 8, "linear_top1": 0.5, "knn_top1": 0.5,
+                                        "finetune10_top1": None, "command": "c"}], ["m"])
+    assert summary[0]["wall_min"] == pytest.approx(580.0 / 60)
