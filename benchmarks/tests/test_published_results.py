@@ -186,3 +186,16 @@ def test_readme_results_table_is_the_json():
         n_before = sum(r["method"] == method for r in before)
         assert cells[1] == _cell(after, method, (0,)), (method, cells[1])
         assert cells[2] == f"{_cell(before, method)} ({n_before})", (method, cells[2])
+
+
+def test_hundred_epoch_rows_are_the_configs_at_100_epochs():
+    """The budget point of the gap (issue 26): supervised and the best conv SSL methods, `--epochs 100`."""
+    records = _records("full_fashion_mnist_e100")
+    assert "supervised" in {r["method"] for r in records}
+    for r in records:
+        assert r["epochs"] == 100 and r["train_samples"] == 54000 and "--epochs 100" in r["command"], r["method"]
+        assert r["config"] == f"configs/{r['method']}_fashion_mnist.yaml"
+        assert len(r["epoch_s"]) == 100 and r["finetune10_top1"] is not None
+    twenty = {r["method"]: r for r in _records("full_fashion_mnist_reshuffled") if r["seed"] == 0}
+    sup = next(r for r in records if r["method"] == "supervised")
+    assert sup["linear_top1"] > twenty["supervised"]["linear_top1"]  # five times the budget helps supervised too
