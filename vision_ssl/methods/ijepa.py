@@ -97,11 +97,12 @@ class IJEPA(SSLMethod):
         self.grid = tuple(vit.patch_embed.grid_size)
         if masking not in LAYOUTS:
             raise ValueError(f"masking must be one of {LAYOUTS}, got '{masking}'")
-        # One context length for the run (validates the masking options too): a compiled encoder compiles once.
-        # The reference sampler cuts each batch to its own minimum instead, as the reference code does.
-        length = fixed_context_length(self.grid, num_targets, target_scale, target_aspect, context_scale, min_context,
-                                      layout=masking)
-        self.context_length = length if masking == "uniform" else None
+        masks = (num_targets, target_scale, target_aspect, context_scale, min_context)
+        if masking == "uniform":  # one context length for the run (validates the options): compiles once
+            self.context_length: int | None = fixed_context_length(self.grid, *masks)
+        else:  # the reference cuts each batch to its own minimum; one draw validates the options
+            self.context_length = None
+            multiblock_masks(1, self.grid, random.Random(0), *masks, layout=masking)
         self.context_encoder = vit  # trained by the loss
         self.backbone = frozen_copy(vit)  # the EMA target encoder: evaluated, as in the paper
         self.predictor = JEPAPredictor(vit.embed_dim, self.grid, predictor_dim, predictor_depth, predictor_heads)

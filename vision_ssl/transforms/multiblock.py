@@ -172,7 +172,10 @@ def multiblock_masks(
     if keep == 0:
         raise ValueError(f"a {rows}x{cols} patch grid left an empty context after removing {num_targets} target "
                          f"blocks of {target_shape}; use more patches (smaller patch_size) or fewer targets")
-    contexts = [c if len(c) == keep else c[:keep] if reference else sorted(rng.sample(c, keep)) for c in contexts]
+    if reference:  # the reference keeps each context's first patches
+        contexts = [c[:keep] for c in contexts]
+    else:
+        contexts = [c if len(c) == keep else sorted(rng.sample(c, keep)) for c in contexts]
     return MultiBlockMasks(torch.tensor(contexts, dtype=torch.long, device=device),
                            torch.tensor(targets, dtype=torch.long, device=device))
 
@@ -190,7 +193,7 @@ def _top_up(rng: random.Random, context: list[int], blocks: list[list[int]], len
 def fixed_context_length(grid: tuple[int, int], num_targets: int = 4, target_scale: tuple[float, float] = (0.15, 0.2),
                          target_aspect: tuple[float, float] = (0.75, 1.5),
                          context_scale: tuple[float, float] = (0.85, 1.0), min_context: int = 4,
-                         quantile: float = 0.01, draws: int = 1000, layout: str = "uniform") -> int:
+                         quantile: float = 0.01, draws: int = 1000) -> int:
     """One context length for a whole run: the `quantile` of the context sizes `multiblock_masks` draws.
 
     Without it, each batch is cut to its own minimum, so the context encoder sees a new sequence length nearly
@@ -205,5 +208,5 @@ def fixed_context_length(grid: tuple[int, int], num_targets: int = 4, target_sca
         raise ValueError(f"need 0 <= quantile < 1 and draws >= 1, got {quantile} and {draws}")
     rng = random.Random(0)
     sizes = sorted(multiblock_masks(1, grid, rng, num_targets, target_scale, target_aspect, context_scale,
-                                    min_context, layout=layout).context.shape[1] for _ in range(draws))
+                                    min_context).context.shape[1] for _ in range(draws))
     return max(sizes[int(quantile * draws)], min(min_context, sizes[-1]))
